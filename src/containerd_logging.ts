@@ -1,0 +1,146 @@
+/**
+ * The containerd binary logging protocol (`runtime/v2/logging`): fds, ready
+ * pipe, environment, signals and exit code around {@linkcode copyStreams}.
+ *
+ * @module
+ */
+
+import { loadDriverConfig } from "./driver_config.ts";
+import { copyStreams } from "./logger.ts";
+import { openSink } from "./sinks.ts";
+
+/** Where the protocol's file descriptors are found, and other knobs. */
+export interface LoggingDriverOptions {
+  /** Source of `CONTAINER_ID` and `CONTAINER_NAMESPACE`. @default {Deno.env} */
+  env?: { get(name: string): string | undefined };
+  /** The container's stdout (fd 3). @default {"/dev/fd/3"} */
+  stdoutPath?: string;
+  /** The container's stderr (fd 4). @default {"/dev/fd/4"} */
+  stderrPath?: string;
+  /** The ready pipe (fd 5). @default {"/dev/fd/5"} */
+  readyPath?: string;
+  /**
+   * How long to keep draining after SIGTERM, in ms (containerd closes the
+   * write ends before it signals, and kills the logger after 12 s).
+   * @default {2000}
+   */
+  drainMs?: number;
+  /** Stops the driver as SIGTERM does; for tests. */
+  signal?: AbortSignal;
+  /** Where error messages go. @default {console.error} */
+  report?: (message: string) => void;
+}
+
+/**
+ * Runs a containerd binary logging driver to completion:
+ * 1. reads its settings from `args` (`key value` pairs) and the environment,
+ *    merged over `log-config.json` (see {@linkcode loadDriverConfig});
+ * 2. opens the sink and the container's stdout (fd 3) and stderr (fd 4);
+ * 3. signals ready: writes one byte to fd 5 and closes what it opened (works
+ *    for `binary://` and `binary-v2://`);
+ * 4. copies until both streams end. SIGINT is ignored; after SIGTERM it
+ *    drains for at most `drainMs`, then writes what it holds.
+ *
+ * Any error before step 3 is reported and returns 1 without signalling
+ * ready, so that a shim can refuse to start the container.
+ *
+ * Needs `--allow-read=/dev/fd/3,/dev/fd/4,LOGDIR`,
+ * `--allow-write=/dev/fd/5,LOGDIR` and
+ * `--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE`.
+ *
+ * @param args The argv after the program name.
+ * @param options File descriptor paths and knobs, for tests.
+ * @returns The exit code: 0 after a clean drain, 1 on an error.
+ */
+export async function runLoggingDriver(
+  args: readonly string[],
+  options: LoggingDriverOptions = {},
+): Promise<number> {
+  const report = options.report ?? ((m: string) => console.error(m));
+  const stop = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onTerm = () => {
+    timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
+  };
+  const onInt = () => {};
+  options.signal?.addEventListener("abort", onTerm, { once: true });
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  const open: Deno.FsFile[] = [];
+  try {
+    let opened;
+    try {
+      const config = await loadDriverConfig(args, options.env ?? Deno.env);
+      opened = openSink(config);
+      open.push(await Deno.open(options.stdoutPath ?? "/dev/fd/3"));
+      open.push(await Deno.open(options.stderrPath ?? "/dev/fd/4"));
+    } catch (error) {
+      report(`shimlog driver: ${describe(error)}`);
+      if (opened !== undefined) await opened.sink.close().catch(() => {});
+      return 1;
+    }
+    const { sink } = opened;
+    try {
+      await signalReady(options.readyPath ?? "/dev/fd/5");
+      const result = await copyStreams(
+        { stdout: open[0], stderr: open[1] },
+        sink,
+        { signal: stop.signal },
+      );
+      await sink.close(result.ended);
+      if (result.ended.length === 2) {
+        for (const file of open.splice(0)) file.close();
+      }
+      return 0;
+    } catch (error) {
+      report(`shimlog driver: ${describe(error)}`);
+      await sink.close().catch(() => {});
+      return 1;
+    }
+  } finally {
+    for (const file of open) {
+      try {
+        file.close();
+      } catch { /* a read may still hold it; the process is ending */ }
+    }
+    clearTimeout(timer);
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onInt);
+  }
+}
+
+/**
+ * Signals ready to containerd: one byte on the ready pipe, then close. A
+ * missing fd 5 (the driver run by hand) is not an error.
+ *
+ * @param path The ready pipe's path, `/dev/fd/5` under containerd.
+ */
+export async function signalReady(path: string): Promise<void> {
+  let ready: Deno.FsFile;
+  try {
+    ready = await Deno.open(path, { write: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  try {
+    await ready.write(new Uint8Array([1]));
+  } finally {
+    ready.close();
+  }
+}
+
+/**
+ * A one-line description of an error for a user: the message for errors of
+ * use and of the system, without a stack trace.
+ *
+ * @param error What was thrown.
+ * @returns The text.
+ */
+export function describe(error: unknown): string {
+  if (error instanceof AggregateError) {
+    return `${error.message}: ${error.errors.map(describe).join("; ")}`;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

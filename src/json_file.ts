@@ -1,0 +1,194 @@
+/**
+ * The json-file log format, byte for byte as moby's `jsonfilelog`
+ * (`jsonlog.JSONLogs.MarshalJSONBuf`): one object a line, keys `log`,
+ * `stream`, `attrs`, `time` in that order.
+ *
+ * @module
+ */
+
+import { utf8SequenceLength } from "./utf8.ts";
+
+/** The two streams of a container process. */
+export type StreamName = "stdout" | "stderr";
+
+const HEX = new TextEncoder().encode("0123456789abcdef");
+const utf8 = new TextEncoder();
+
+/**
+ * Most bytes one input byte can take once escaped: a control byte becomes
+ * `\u00XX` and an invalid byte `\ufffd`, six bytes each.
+ */
+export const MAX_ESCAPE_GROWTH = 6;
+
+/**
+ * Writes `src` as the inside of a JSON string, as moby's
+ * `ffjsonWriteJSONBytesAsString`: `"` and `\` escaped with a backslash, `\n`
+ * and `\r` as is, `<`, `>`, `&`, tab and other control bytes as `\u00XX`,
+ * DEL raw, U+2028 and U+2029 as `\u2028` and `\u2029`, each byte of invalid
+ * UTF-8 (by Go's rules) as one `\ufffd`, all other bytes copied.
+ *
+ * @param src The bytes to escape.
+ * @param out Where to write; needs room for `src.length * 6` bytes from `pos`.
+ * @param pos Index in `out` to start at.
+ * @returns The index in `out` after the last byte written.
+ */
+export function escapeJsonBytes(
+  src: Uint8Array,
+  out: Uint8Array,
+  pos: number,
+): number {
+  const end = src.length;
+  let i = 0;
+  while (i < end) {
+    const b = src[i];
+    if (b < 0x80) {
+      if (
+        b >= 0x20 && b !== 0x22 && b !== 0x5c && b !== 0x3c && b !== 0x3e &&
+        b !== 0x26
+      ) {
+        out[pos++] = b;
+      } else if (b === 0x22 || b === 0x5c) {
+        out[pos++] = 0x5c;
+        out[pos++] = b;
+      } else if (b === 0x0a) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x6e; // n
+      } else if (b === 0x0d) {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x72; // r
+      } else {
+        out[pos++] = 0x5c;
+        out[pos++] = 0x75; // u
+        out[pos++] = 0x30;
+        out[pos++] = 0x30;
+        out[pos++] = HEX[b >> 4];
+        out[pos++] = HEX[b & 0xf];
+      }
+      i++;
+      continue;
+    }
+    const n = utf8SequenceLength(src, i, end);
+    if (n === 0) {
+      // \ufffd
+      out[pos++] = 0x5c;
+      out[pos++] = 0x75;
+      out[pos++] = 0x66;
+      out[pos++] = 0x66;
+      out[pos++] = 0x66;
+      out[pos++] = 0x64;
+      i++;
+      continue;
+    }
+    if (n === 3 && b === 0xe2 && src[i + 1] === 0x80) {
+      const b2 = src[i + 2];
+      if (b2 === 0xa8 || b2 === 0xa9) {
+        // \u2028 or \u2029
+        out[pos++] = 0x5c;
+        out[pos++] = 0x75;
+        out[pos++] = 0x32;
+        out[pos++] = 0x30;
+        out[pos++] = 0x32;
+        out[pos++] = b2 === 0xa8 ? 0x38 : 0x39;
+        i += 3;
+        continue;
+      }
+    }
+    for (let k = 0; k < n; k++) out[pos++] = src[i + k];
+    i += n;
+  }
+  return pos;
+}
+
+/**
+ * Encodes the `attrs` object of an entry as Go's `json.Marshal` of a
+ * `map[string]string` does: keys sorted, strings escaped as in `log`.
+ *
+ * @param attrs Names and values, e.g. `{tag: "web", version: "1"}`.
+ * @returns The JSON bytes, or an empty array when there are no attributes.
+ */
+export function encodeAttrs(attrs: Record<string, string>): Uint8Array {
+  const keys = Object.keys(attrs).sort();
+  if (keys.length === 0) return new Uint8Array(0);
+  const parts: string[] = [];
+  for (const key of keys) {
+    parts.push(`${jsonString(key)}:${jsonString(attrs[key])}`);
+  }
+  return utf8.encode(`{${parts.join(",")}}`);
+}
+
+function jsonString(text: string): string {
+  const src = utf8.encode(text);
+  const out = new Uint8Array(src.length * MAX_ESCAPE_GROWTH);
+  const end = escapeJsonBytes(src, out, 0);
+  return `"${new TextDecoder().decode(out.subarray(0, end))}"`;
+}
+
+/**
+ * Writes json-file entries into caller-supplied buffers with no allocation
+ * per entry. The parts that do not change between entries (`stream`, `attrs`)
+ * are encoded once.
+ */
+export class JsonFileEncoder {
+  #head = utf8.encode('{"log":"');
+  #middle: Record<StreamName, Uint8Array>;
+  #tail = utf8.encode('"}\n');
+  #overhead: number;
+
+  /**
+   * @param attrs The entry's `attrs` object (see {@linkcode encodeAttrs});
+   *   none when empty.
+   */
+  constructor(attrs: Record<string, string> = {}) {
+    const attrsJson = encodeAttrs(attrs);
+    const attrsText = attrsJson.length > 0
+      ? `,"attrs":${new TextDecoder().decode(attrsJson)}`
+      : "";
+    this.#middle = {
+      stdout: utf8.encode(`","stream":"stdout"${attrsText},"time":"`),
+      stderr: utf8.encode(`","stream":"stderr"${attrsText},"time":"`),
+    };
+    this.#overhead = this.#head.length + this.#middle.stdout.length +
+      this.#tail.length + 40;
+  }
+
+  /**
+   * Most bytes one entry can take.
+   *
+   * @param logLength Length of the `log` bytes, in bytes.
+   * @param timeLength Length of the formatted time, in bytes.
+   * @returns An upper bound in bytes.
+   */
+  maxEntryLength(logLength: number, timeLength = 40): number {
+    return logLength * MAX_ESCAPE_GROWTH + this.#overhead + timeLength;
+  }
+
+  /**
+   * Writes one entry, newline included:
+   * `{"log":"…","stream":"stdout","time":"…"}\n`.
+   *
+   * @param out Where to write; needs {@linkcode maxEntryLength} bytes of room.
+   * @param pos Index in `out` to start at.
+   * @param log The raw bytes the container wrote (one line or piece).
+   * @param stream Which stream they came from.
+   * @param time The formatted time as ASCII bytes
+   *   (see {@linkcode formatRfc3339Nano}).
+   * @returns The index after the entry.
+   */
+  encode(
+    out: Uint8Array,
+    pos: number,
+    log: Uint8Array,
+    stream: StreamName,
+    time: Uint8Array,
+  ): number {
+    out.set(this.#head, pos);
+    pos = escapeJsonBytes(log, out, pos + this.#head.length);
+    const middle = this.#middle[stream];
+    out.set(middle, pos);
+    pos += middle.length;
+    out.set(time, pos);
+    pos += time.length;
+    out.set(this.#tail, pos);
+    return pos + this.#tail.length;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Framing: a byte stream cut into log messages, as moby's `logger.Copier`.
+ *
+ * @module
+ */
+
+import { utf8SafeCut } from "./utf8.ts";
+
+/** Docker's largest message: 16 KiB, counting the line's `\n`. */
+export const DEFAULT_MAX_PIECE = 16 * 1024;
+
+/**
+ * Receives each message. `piece` is only valid during the call: copy or
+ * encode it before returning. `partial` is true when the line goes on in the
+ * next piece, and for a final fragment without `\n` at the end of the stream.
+ */
+export type PieceHandler = (piece: Uint8Array, partial: boolean) => void;
+
+/**
+ * Cuts a stream of bytes into lines and pieces of lines, as Docker's copier:
+ * - a line of up to `maxPiece` bytes counting its `\n` is one piece, `\n`
+ *   included;
+ * - a longer line is cut into pieces of at most `maxPiece` bytes, and only
+ *   the last keeps the `\n` (a line of exactly `maxPiece` bytes plus `\n` gives
+ *   a full piece and a piece holding only `\n`);
+ * - unlike Docker, a piece never ends inside a multibyte UTF-8 character: if
+ *   its last bytes are a valid start of one, the piece ends before them (the
+ *   rule looks only at the piece's own bytes, so the pieces are the same
+ *   however the stream was read);
+ * - at the end of the stream, bytes after the last `\n` are a final partial
+ *   piece.
+ *
+ * Memory is bounded: at most `maxPiece` bytes are held between calls.
+ */
+export class LineFramer {
+  #max: number;
+  #carry: Uint8Array;
+  #carryLen = 0;
+
+  /**
+   * @param maxPiece Largest piece in bytes, counting a `\n`.
+   * @throws {RangeError} If `maxPiece` is below 4 (a piece must fit a
+   *   character).
+   */
+  constructor(maxPiece: number = DEFAULT_MAX_PIECE) {
+    if (!Number.isInteger(maxPiece) || maxPiece < 4) {
+      throw new RangeError(
+        `Invalid maximum piece size ${maxPiece}: must be an integer of at least 4 bytes`,
+      );
+    }
+    this.#max = maxPiece;
+    this.#carry = new Uint8Array(maxPiece);
+  }
+
+  /** True while bytes of an unfinished line are held. */
+  get pending(): boolean {
+    return this.#carryLen > 0;
+  }
+
+  /**
+   * Frames the next chunk of the stream.
+   *
+   * @param chunk Bytes as read; may be reused by the caller after return.
+   * @param emit Called once per piece, in order.
+   */
+  push(chunk: Uint8Array, emit: PieceHandler): void {
+    const max = this.#max;
+    const len = chunk.length;
+    let i = 0;
+    while (i < len) {
+      if (this.#carryLen > 0) {
+        const carry = this.#carry;
+        const room = max - this.#carryLen;
+        const nl = chunk.indexOf(0x0a, i);
+        if (nl !== -1 && nl - i + 1 <= room) {
+          carry.set(chunk.subarray(i, nl + 1), this.#carryLen);
+          emit(carry.subarray(0, this.#carryLen + nl + 1 - i), false);
+          this.#carryLen = 0;
+          i = nl + 1;
+          continue;
+        }
+        const take = Math.min(room, len - i);
+        carry.set(chunk.subarray(i, i + take), this.#carryLen);
+        this.#carryLen += take;
+        i += take;
+        if (this.#carryLen < max) return; // chunk used up
+        // A full piece with no newline: cut it, keep the rest.
+        const cut = utf8SafeCut(carry, 0, max);
+        emit(carry.subarray(0, cut), true);
+        carry.copyWithin(0, cut, max);
+        this.#carryLen = max - cut;
+        continue;
+      }
+      const nl = chunk.indexOf(0x0a, i);
+      if (nl !== -1 && nl - i + 1 <= max) {
+        emit(chunk.subarray(i, nl + 1), false);
+        i = nl + 1;
+        continue;
+      }
+      if (len - i <= max) {
+        // No newline in what is left, and at most a piece: keep it, as the
+        // next chunk may hold its newline or the rest of its last character.
+        this.#carry.set(chunk.subarray(i), 0);
+        this.#carryLen = len - i;
+        return;
+      }
+      const cut = utf8SafeCut(chunk, i, i + max);
+      emit(chunk.subarray(i, cut), true);
+      i = cut;
+    }
+  }
+
+  /**
+   * Ends the stream: bytes after the last `\n` are emitted as a final
+   * partial piece.
+   *
+   * @param emit Called at most once.
+   */
+  end(emit: PieceHandler): void {
+    if (this.#carryLen > 0) {
+      const n = this.#carryLen;
+      this.#carryLen = 0;
+      emit(this.#carry.subarray(0, n), true);
+    }
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * A log file that rotates by size, as moby's `loggerutils.LogFile`. It knows
+ * nothing about the format of its entries.
+ *
+ * @module
+ */
+
+import { gzipWithExtra } from "./gzip.ts";
+
+/** How a {@linkcode RotatingFile} rotates. */
+export interface RotationOptions {
+  /**
+   * Rotate before a write when the file holds this many bytes or more.
+   * @default {Infinity}
+   */
+  maxSize?: number;
+  /**
+   * How many files to keep in all, the current one included.
+   * @default {1}
+   */
+  maxFile?: number;
+  /**
+   * Gzip rotated files to `NAME.N.gz`, with Docker's `{"lastTime":"…"}`
+   * gzip extra field.
+   * @default {false}
+   */
+  compress?: boolean;
+}
+
+/** A compression of a rotated file that has not finished. */
+interface PendingCompression {
+  /** Index of the file it compresses: the source is `NAME.index`. */
+  index: number;
+  done: Promise<void>;
+}
+
+const BATCH_FLUSH = 1 << 20;
+
+/**
+ * An append-only log file that rotates by size with Docker's rules:
+ * - before each entry, if the file holds `maxSize` bytes or more, rotate;
+ * - rotation shifts `NAME.1` to `NAME.2` and so on, the current file becomes
+ *   `NAME.1`, and at most `maxFile` files are kept in all;
+ * - with `maxFile` 1 the current file is unlinked and a new one started (never
+ *   truncated in place, so a reader holding it can finish it);
+ * - with `compress`, `NAME.1` is gzipped to `NAME.1.gz` off the write path;
+ *   a rotation that comes before it finishes renames the uncompressed file
+ *   and the compression follows it.
+ *
+ * Entries are batched in memory and written with one `write` call per
+ * {@linkcode RotatingFile.flush}; an entry never spans two files.
+ *
+ * Needs `--allow-read` and `--allow-write` for the file's folder.
+ */
+export class RotatingFile {
+  readonly path: string;
+  #file: Deno.FsFile;
+  #size: number;
+  #maxSize: number;
+  #maxFile: number;
+  #compress: boolean;
+  #batch = new Uint8Array(BATCH_FLUSH + (1 << 16));
+  #batchLen = 0;
+  #lastTime = "";
+  #pending: PendingCompression[] = [];
+  #errors: unknown[] = [];
+
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    size: number,
+    options: RotationOptions,
+  ) {
+    this.path = path;
+    this.#file = file;
+    this.#size = size;
+    this.#maxSize = options.maxSize ?? Infinity;
+    this.#maxFile = options.maxFile ?? 1;
+    this.#compress = options.compress ?? false;
+  }
+
+  /**
+   * Opens `path` for appending (creating it and its folders, mode 0640 and
+   * 0750), so a second run of the same container appends.
+   *
+   * @param path The log file's path.
+   * @param options How to rotate.
+   * @returns The open file.
+   * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
+   */
+  static open(path: string, options: RotationOptions = {}): RotatingFile {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) {
+      Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
+    }
+    const file = openAppend(path);
+    return new RotatingFile(path, file, file.statSync().size, options);
+  }
+
+  /** Bytes in the current file, the batch included. */
+  get size(): number {
+    return this.#size + this.#batchLen;
+  }
+
+  /** The batch buffer that {@linkcode RotatingFile.reserve} makes room in. */
+  get buffer(): Uint8Array {
+    return this.#batch;
+  }
+
+  /**
+   * Makes room for one entry of at most `maxLength` bytes, rotating first if
+   * the file has reached `maxSize`. Write the entry into
+   * {@linkcode RotatingFile.buffer} from the returned index, then call
+   * {@linkcode RotatingFile.commit}.
+   *
+   * @param maxLength Most bytes the entry can take.
+   * @returns Index in the buffer to write the entry at.
+   */
+  reserve(maxLength: number): number {
+    if (this.#size + this.#batchLen >= this.#maxSize) this.#rotate();
+    if (this.#batchLen + maxLength > this.#batch.length) {
+      this.flush();
+      if (maxLength > this.#batch.length) {
+        this.#batch = new Uint8Array(maxLength);
+      }
+    }
+    return this.#batchLen;
+  }
+
+  /**
+   * Accepts the entry written after {@linkcode RotatingFile.reserve}.
+   *
+   * @param end Index in the buffer after the entry.
+   * @param time The entry's time, as text; the last one goes into the gzip
+   *   header of a compressed file.
+   */
+  commit(end: number, time: string): void {
+    this.#batchLen = end;
+    this.#lastTime = time;
+    if (end >= BATCH_FLUSH) this.flush();
+  }
+
+  /** Writes the batched entries, with one `write` call where the OS allows. */
+  flush(): void {
+    let off = 0;
+    const n = this.#batchLen;
+    while (off < n) {
+      off += this.#file.writeSync(this.#batch.subarray(off, n));
+    }
+    this.#size += n;
+    this.#batchLen = 0;
+  }
+
+  #rotate(): void {
+    this.flush();
+    this.#file.close();
+    const name = this.path;
+    if (this.#maxFile < 2) {
+      removeIfExists(name);
+    } else if (!this.#compress) {
+      for (let i = this.#maxFile - 1; i >= 1; i--) {
+        if (i === this.#maxFile - 1) removeIfExists(`${name}.${i}`);
+        else renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
+      }
+      Deno.renameSync(name, `${name}.1`);
+    } else {
+      this.#shiftCompressed();
+      Deno.renameSync(name, `${name}.1`);
+      this.#startCompression(this.#lastTime);
+    }
+    this.#file = openAppend(name);
+    this.#size = 0;
+  }
+
+  #shiftCompressed(): void {
+    const name = this.path;
+    const last = this.#maxFile - 1;
+    for (let i = last; i >= 1; i--) {
+      const job = this.#pending.find((p) => p.index === i);
+      if (job !== undefined) {
+        // Still being compressed: move the source, the job follows it.
+        if (i === last) {
+          removeIfExists(`${name}.${i}`);
+          job.index = Infinity;
+        } else {
+          Deno.renameSync(`${name}.${i}`, `${name}.${i + 1}`);
+          job.index = i + 1;
+        }
+      } else if (i === last) {
+        removeIfExists(`${name}.${i}.gz`);
+      } else {
+        renameIfExists(`${name}.${i}.gz`, `${name}.${i + 1}.gz`);
+      }
+    }
+  }
+
+  #startCompression(lastTime: string): void {
+    const name = this.path;
+    const job: PendingCompression = { index: 1, done: Promise.resolve() };
+    // Opened now, before any later rotation can rename it.
+    const source = Deno.openSync(`${name}.1`, { read: true });
+    job.done = (async () => {
+      const tmp = `${name}.compressing-${crypto.randomUUID()}`;
+      try {
+        const out = await Deno.open(tmp, {
+          write: true,
+          createNew: true,
+          mode: 0o640,
+        });
+        const extra = new TextEncoder().encode(
+          JSON.stringify({ lastTime }),
+        );
+        await gzipWithExtra(source.readable, out.writable, extra);
+        if (job.index === Infinity) {
+          await Deno.remove(tmp);
+          return;
+        }
+        // Synchronous from here: no rotation can run in between.
+        Deno.renameSync(tmp, `${name}.${job.index}.gz`);
+        removeIfExists(`${name}.${job.index}`);
+      } catch (error) {
+        await Deno.remove(tmp).catch(() => {});
+        throw error;
+      }
+    })().catch((error) => {
+      this.#errors.push(error);
+    }).finally(() => {
+      this.#pending = this.#pending.filter((p) => p !== job);
+    });
+    this.#pending.push(job);
+  }
+
+  /**
+   * Flushes, waits for compressions in flight and closes the file.
+   *
+   * @throws {AggregateError} If a compression failed (the uncompressed
+   *   rotated file is then left in place).
+   */
+  async close(): Promise<void> {
+    this.flush();
+    this.#file.close();
+    while (this.#pending.length > 0) {
+      await Promise.all(this.#pending.map((p) => p.done));
+    }
+    if (this.#errors.length > 0) {
+      throw new AggregateError(
+        this.#errors,
+        "Compression of a rotated log failed",
+      );
+    }
+  }
+}
+
+function openAppend(path: string): Deno.FsFile {
+  return Deno.openSync(path, {
+    append: true,
+    create: true,
+    mode: 0o640,
+  });
+}
+
+function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    Deno.renameSync(from, to);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * What a log driver writes to: the interface every format implements.
+ *
+ * @module
+ */
+
+import type { LogTime } from "./clock.ts";
+import type { StreamName } from "./json_file.ts";
+
+export type { StreamName };
+
+/**
+ * A log sink, as moby's `logger.Logger`: receives framed pieces of a
+ * container's output and stores them.
+ */
+export interface LogSink {
+  /**
+   * Stores one piece. It may be batched in memory until
+   * {@linkcode LogSink.flush}.
+   *
+   * @param stream Which stream the piece came from.
+   * @param piece The raw bytes, `\n` included for the last piece of a line;
+   *   valid only during the call.
+   * @param partial True when the line goes on in a later piece, or for a
+   *   final fragment without `\n` at the end of the stream.
+   * @param time When the line began; every piece of one line has the same.
+   */
+  write(
+    stream: StreamName,
+    piece: Uint8Array,
+    partial: boolean,
+    time: LogTime,
+  ): void;
+  /** Writes what is batched to the OS. */
+  flush(): void;
+  /**
+   * Flushes and releases everything, awaiting background work.
+   *
+   * @param endedStreams The streams that reached EOF, so a format can close
+   *   what it left open.
+   */
+  close(endedStreams?: StreamName[]): Promise<void>;
+}

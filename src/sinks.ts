@@ -1,0 +1,91 @@
+/**
+ * The sinks a driver can write to, by log-driver name.
+ *
+ * @module
+ */
+
+import type { DriverConfig } from "./driver_config.ts";
+import { DRIVER_KEYS } from "./driver_config.ts";
+import { extraAttributes } from "./log_attrs.ts";
+import { jsonFileLogPath } from "./log_paths.ts";
+import {
+  JSON_FILE_OPTION_KEYS,
+  parseJsonFileOptions,
+} from "./json_file_options.ts";
+import { JsonFileSink } from "./json_file_sink.ts";
+import type { LogSink } from "./sink.ts";
+
+/** The log drivers {@linkcode openSink} knows. */
+export const LOG_DRIVERS: readonly string[] = ["json-file"];
+
+/** An open sink and where it writes. */
+export interface OpenedSink {
+  /** The sink. */
+  sink: LogSink;
+  /** The log file's path. */
+  path: string;
+}
+
+/**
+ * Where a driver with these settings writes: `log-path` when given, else the
+ * driver's default path under the data root.
+ *
+ * @param config The driver's settings.
+ * @returns The log file's path.
+ * @throws {RangeError} If neither `log-path` nor a data root is given, or the
+ *   driver is unknown.
+ */
+export function logPathFor(
+  config: Pick<DriverConfig, "driver" | "dataRoot" | "namespace" | "id"> & {
+    opts: Record<string, string>;
+  },
+): string {
+  checkDriver(config.driver);
+  const logPath = config.opts["log-path"];
+  if (logPath !== undefined) return logPath;
+  if (config.dataRoot === undefined) {
+    throw new RangeError(
+      "No data-root or log-path given: a containerd logger has no HOME, so set one in the log URI (binary:///path/to/driver?data-root=/var/lib/shimlog or ?log-path=/abs/file.log)",
+    );
+  }
+  return jsonFileLogPath(config.dataRoot, config.namespace, config.id);
+}
+
+/**
+ * Validates the options and opens the sink the settings name.
+ *
+ * Needs `--allow-read` and `--allow-write` for the log's folder.
+ *
+ * @param config The driver's settings.
+ * @returns The sink, open and writable, and its path.
+ * @throws {RangeError} If the driver or an option is unknown or out of range.
+ * @throws {SyntaxError} If an option's value cannot be parsed.
+ * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
+ */
+export function openSink(config: DriverConfig): OpenedSink {
+  checkDriver(config.driver);
+  for (const key of Object.keys(config.opts)) {
+    if (!JSON_FILE_OPTION_KEYS.includes(key)) {
+      throw new RangeError(
+        `Unknown log opt "${key}" for ${config.driver} log driver; valid keys: ${
+          [...DRIVER_KEYS, ...JSON_FILE_OPTION_KEYS].sort().join(", ")
+        }`,
+      );
+    }
+  }
+  const options = parseJsonFileOptions(config.opts);
+  const attrs = extraAttributes(options, config);
+  const path = logPathFor(config);
+  const sink = JsonFileSink.open({ ...options, path, attrs });
+  return { sink, path };
+}
+
+function checkDriver(driver: string): void {
+  if (!LOG_DRIVERS.includes(driver)) {
+    throw new RangeError(
+      `Unknown log driver "${driver}"; valid drivers: ${
+        LOG_DRIVERS.join(", ")
+      }`,
+    );
+  }
+}

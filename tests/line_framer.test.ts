@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { DEFAULT_MAX_PIECE, LineFramer } from "../src/line_framer.ts";
+import { utf8SequenceLength } from "../src/utf8.ts";
+import { concat } from "./_helpers.ts";
+
+const enc = new TextEncoder();
+
+interface Piece {
+  bytes: Uint8Array;
+  partial: boolean;
+}
+
+function frame(chunks: Uint8Array[], max = DEFAULT_MAX_PIECE): Piece[] {
+  const framer = new LineFramer(max);
+  const pieces: Piece[] = [];
+  const emit = (bytes: Uint8Array, partial: boolean) =>
+    pieces.push({ bytes: bytes.slice(), partial });
+  for (const chunk of chunks) framer.push(chunk, emit);
+  framer.end(emit);
+  return pieces;
+}
+
+/** Splits `bytes` at the given cut points. */
+function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort(
+    (a, b) => a - b,
+  );
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(last, p));
+    last = p;
+  }
+  out.push(bytes.subarray(last));
+  return out;
+}
+
+Deno.test("LineFramer gives a line of up to 16,384 bytes counting its \\n as one piece", () => {
+  const line = enc.encode("c".repeat(16383) + "\n");
+  const pieces = frame([line]);
+  assert.equal(pieces.length, 1);
+  assert.equal(pieces[0].bytes.length, 16384);
+  assert.equal(pieces[0].partial, false);
+});
+
+Deno.test("LineFramer cuts 16,384 bytes plus \\n into a full piece and a piece of only \\n", () => {
+  const pieces = frame([enc.encode("b".repeat(16384) + "\n")]);
+  assert.deepEqual(pieces.map((p) => [p.bytes.length, p.partial]), [
+    [16384, true],
+    [1, false],
+  ]);
+});
+
+Deno.test("LineFramer writes a final fragment without \\n as a partial piece at the end", () => {
+  const pieces = frame([enc.encode("first\nlast")]);
+  assert.deepEqual(
+    pieces.map((p) => [new TextDecoder().decode(p.bytes), p.partial]),
+    [["first\n", false], ["last", true]],
+  );
+});
+
+Deno.test("LineFramer ends a piece before a multibyte character that straddles 16 KiB, even across reads", () => {
+  const input = enc.encode("x".repeat(16383) + "€tail\n"); // € is 3 bytes
+  for (let cut = 16380; cut <= 16388; cut++) {
+    const pieces = frame([input.subarray(0, cut), input.subarray(cut)]);
+    assert.equal(pieces[0].bytes.length, 16383, `read split at ${cut}`);
+    assert.equal(new TextDecoder().decode(pieces[1].bytes), "€tail\n");
+  }
+});
+
+Deno.test("LineFramer holds at most one piece of a line of several MiB", () => {
+  const framer = new LineFramer();
+  const chunk = new Uint8Array(65536).fill(0x61);
+  let pieces = 0;
+  let bytes = 0;
+  for (let i = 0; i < 128; i++) { // 8 MiB, no newline
+    framer.push(chunk, (p, partial) => {
+      assert.ok(partial);
+      assert.equal(p.length, 16384);
+      pieces++;
+      bytes += p.length;
+    });
+  }
+  framer.end((p) => (bytes += p.length));
+  assert.equal(bytes, 8 * 1024 * 1024);
+  assert.ok(pieces >= 511);
+});
+
+Deno.test("LineFramer: any chunking gives the same pieces, which rebuild the input exactly (property)", () => {
+  const byteArb = fc.oneof(
+    fc.constantFrom(0x0a, 0x61, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xff),
+    fc.integer({ min: 0, max: 255 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 400 }).chain((raw) =>
+        fc.tuple(
+          fc.array(byteArb, { minLength: raw.length, maxLength: raw.length }),
+          fc.array(fc.nat(), { maxLength: 8 }),
+          fc.integer({ min: 4, max: 40 }),
+        )
+      ),
+      ([bytes, cuts, max]) => {
+        const input = new Uint8Array(bytes);
+        const whole = frame([input], max);
+        const pieces = frame(chunked(input, cuts), max);
+        assert.deepEqual(pieces, whole);
+        assert.deepEqual(concat(pieces.map((p) => p.bytes)), input);
+        for (const [i, p] of pieces.entries()) {
+          assert.ok(p.bytes.length <= max && p.bytes.length > 0);
+          const endsLine = p.bytes[p.bytes.length - 1] === 0x0a;
+          assert.equal(p.partial, !endsLine, `piece ${i}`);
+          if (endsLine) {
+            assert.equal(p.bytes.indexOf(0x0a), p.bytes.length - 1);
+          } else assert.equal(p.bytes.indexOf(0x0a), -1);
+        }
+        // No valid character is cut between two pieces of one line.
+        let off = 0;
+        for (const p of pieces.slice(0, -1)) {
+          off += p.bytes.length;
+          if (!p.partial) continue;
+          for (let back = 1; back <= 3 && off - back >= 0; back++) {
+            const n = utf8SequenceLength(input, off - back, input.length);
+            assert.ok(n === 0 || n <= back, `character cut at ${off}`);
+          }
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

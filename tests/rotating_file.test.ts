@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { parseRfc3339Nano } from "../src/clock.ts";
+import { gzipExtra } from "../src/gzip.ts";
+import { JsonFileSink } from "../src/json_file_sink.ts";
+import { RotatingFile } from "../src/rotating_file.ts";
+import { fixture } from "./_helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function gunzip(bytes: Uint8Array): Promise<string> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  return await new Response(stream).text();
+}
+
+function listDir(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-file=3 compress)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const base = "docker-20.10-rotation/container-json.log";
+    const kept = [
+      ...(await gunzip(fixture(`${base}.2.gz`))).split("\n"),
+      ...(await gunzip(fixture(`${base}.1.gz`))).split("\n"),
+      ...dec.decode(fixture(base)).split("\n"),
+    ].filter((l) => l).map((l) => JSON.parse(l));
+    assert.equal(kept.length, 30);
+    const path = `${dir}/container-json.log`;
+    const sink = JsonFileSink.open({
+      path,
+      maxSize: 1000,
+      maxFile: 3,
+      compress: true,
+    });
+    for (let i = 0; i < 60; i++) {
+      // Lines 0-29 were discarded by Docker; give them full-length times.
+      const time = i < 30
+        ? { sec: 1_800_000_000, nsec: 123_456_789 + i }
+        : parseRfc3339Nano(kept[i - 30].time);
+      sink.write(
+        "stdout",
+        enc.encode(`line ${i} padding-padding-padding\n`),
+        false,
+        time,
+      );
+      sink.flush();
+    }
+    await sink.close();
+    assert.deepEqual(listDir(dir), [
+      "container-json.log",
+      "container-json.log.1.gz",
+      "container-json.log.2.gz",
+    ]);
+    assert.equal(
+      Deno.readTextFileSync(path),
+      dec.decode(fixture(base)),
+    );
+    for (const n of [1, 2]) {
+      const ours = Deno.readFileSync(`${path}.${n}.gz`);
+      const docker = fixture(`${base}.${n}.gz`);
+      assert.equal(await gunzip(ours), await gunzip(docker));
+      assert.equal(
+        dec.decode(gzipExtra(ours)),
+        dec.decode(gzipExtra(docker)),
+        `gzip extra field of .${n}.gz`,
+      );
+      // Docker's header: FEXTRA flag, no mtime, OS 255.
+      assert.deepEqual([...ours.subarray(0, 10)], [...docker.subarray(0, 10)]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile rotates before the entry that finds the file at max-size, never splitting one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const file = RotatingFile.open(path, { maxSize: 10, maxFile: 3 });
+    const put = (text: string) => {
+      const bytes = enc.encode(text);
+      const pos = file.reserve(bytes.length);
+      file.buffer.set(bytes, pos);
+      file.commit(pos + bytes.length, "t");
+    };
+    put("123456789\n"); // 10 bytes: exactly max-size
+    put("a\n"); // the file is at max-size: rotate first
+    put("bbbbbbbbbbbbbbbbbbbb\n"); // 2 bytes < 10: no rotation, file grows past max
+    put("c\n");
+    await file.close();
+    assert.equal(Deno.readTextFileSync(`${path}.2`), "123456789\n");
+    assert.equal(
+      Deno.readTextFileSync(`${path}.1`),
+      "a\nbbbbbbbbbbbbbbbbbbbb\n",
+    );
+    assert.equal(Deno.readTextFileSync(path), "c\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile with max-file=1 unlinks the full file, so a reader holding it can finish it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const file = RotatingFile.open(path, { maxSize: 4, maxFile: 1 });
+    const put = (text: string) => {
+      const bytes = enc.encode(text);
+      const pos = file.reserve(bytes.length);
+      file.buffer.set(bytes, pos);
+      file.commit(pos + bytes.length, "t");
+      file.flush();
+    };
+    put("old\n");
+    using reader = Deno.openSync(path);
+    put("new\n");
+    await file.close();
+    assert.deepEqual(listDir(dir), ["x.log"]);
+    assert.equal(Deno.readTextFileSync(path), "new\n");
+    const buf = new Uint8Array(16);
+    const n = reader.readSync(buf);
+    assert.equal(dec.decode(buf.subarray(0, n ?? 0)), "old\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile appends to an existing file and counts its size", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, "first run\n");
+    const file = RotatingFile.open(path, { maxSize: 10, maxFile: 2 });
+    assert.equal(file.size, 10);
+    const bytes = enc.encode("second\n");
+    const pos = file.reserve(bytes.length);
+    file.buffer.set(bytes, pos);
+    file.commit(pos + bytes.length, "t");
+    await file.close();
+    assert.equal(Deno.readTextFileSync(`${path}.1`), "first run\n");
+    assert.equal(Deno.readTextFileSync(path), "second\n");
+    assert.equal(Deno.statSync(path).mode! & 0o777, 0o640);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile with compress loses and duplicates nothing when rotations outrun gzip", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const maxFile = 4;
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile,
+      compress: true,
+    });
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const line = `entry ${i} ${"x".repeat(i % 97)}\n`;
+      lines.push(line);
+      const bytes = enc.encode(line);
+      const pos = file.reserve(bytes.length);
+      file.buffer.set(bytes, pos);
+      file.commit(pos + bytes.length, `t${i}`);
+      file.flush(); // many rotations, back to back, with no await between
+    }
+    await file.close();
+    const names = listDir(dir);
+    assert.deepEqual(names, [
+      "x.log",
+      "x.log.1.gz",
+      "x.log.2.gz",
+      "x.log.3.gz",
+    ]);
+    let text = "";
+    for (let n = maxFile - 1; n >= 1; n--) {
+      text += await gunzip(Deno.readFileSync(`${path}.${n}.gz`));
+    }
+    text += Deno.readTextFileSync(path);
+    const all = lines.join("");
+    assert.ok(
+      all.endsWith(text),
+      "kept files are the exact tail of what was written",
+    );
+    assert.ok(
+      text.startsWith("entry "),
+      "the oldest kept file starts at an entry",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
