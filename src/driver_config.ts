@@ -150,8 +150,14 @@ export async function readLogConfig(path: string): Promise<LogConfigFile> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return {};
-    throw error;
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return {};
+    throw new Error(
+      `Cannot read "${path}": ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   let value: unknown;
   try {

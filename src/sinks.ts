@@ -60,7 +60,7 @@ export function logPathFor(
  * @returns The sink, open and writable, and its path.
  * @throws {RangeError} If the driver or an option is unknown or out of range.
  * @throws {SyntaxError} If an option's value cannot be parsed.
- * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
+ * @throws {Error} If the file cannot be created, naming it.
  */
 export function openSink(config: DriverConfig): OpenedSink {
   checkDriver(config.driver);
@@ -76,8 +76,14 @@ export function openSink(config: DriverConfig): OpenedSink {
   const options = parseJsonFileOptions(config.opts);
   const attrs = extraAttributes(options, config);
   const path = logPathFor(config);
-  const sink = JsonFileSink.open({ ...options, path, attrs });
-  return { sink, path };
+  try {
+    return { sink: JsonFileSink.open({ ...options, path, attrs }), path };
+  } catch (error) {
+    throw new Error(
+      `Cannot open log file "${path}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 function checkDriver(driver: string): void {

@@ -1,0 +1,103 @@
+/** Runs the real driver.ts as containerd would: fds 3, 4 and 5 on FIFOs. */
+
+import { makeFifos } from "../src/fifo.ts";
+
+const DRIVER = new URL("../driver.ts", import.meta.url).pathname;
+
+/** A running driver and the test's ends of its pipes. */
+export interface DriverProcess {
+  /** The driver (pid of `sh`, which execs Deno). */
+  child: Deno.ChildProcess;
+  /** Write end of the container's stdout (fd 3). */
+  stdout: Deno.FsFile;
+  /** Write end of the container's stderr (fd 4). */
+  stderr: Deno.FsFile;
+  /**
+   * Resolves with the ready byte, or nothing if the driver exited without
+   * one (the inherited fd 5 stays open in the driver, so EOF comes only
+   * when it exits).
+   */
+  ready: Promise<Uint8Array>;
+  /** Waits for the exit; resolves with the status and the driver's stderr. */
+  finish(): Promise<{ code: number; stderr: string; ready: Uint8Array }>;
+}
+
+/**
+ * Starts driver.ts with the narrow permissions of the README: read on
+ * /dev/fd/3 and /dev/fd/4 and `dir`, write on /dev/fd/5 and `dir`, env
+ * CONTAINER_ID and CONTAINER_NAMESPACE only.
+ */
+export async function startDriver(
+  dir: string,
+  args: string[],
+  ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
+): Promise<DriverProcess> {
+  const fifos = await Deno.makeTempDir();
+  const [out, err, readyPath] = ["out", "err", "ready"].map((n) =>
+    `${fifos}/${n}`
+  );
+  await makeFifos([out, err, readyPath]);
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'o=$1 e=$2 r=$3; shift 3; exec "$@" 3<"$o" 4<"$e" 5>"$r"',
+      "sh",
+      out,
+      err,
+      readyPath,
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
+      `--allow-write=/dev/fd/5,${dir}`,
+      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+      DRIVER,
+      ...args,
+    ],
+    clearEnv: true,
+    env: {
+      CONTAINER_ID: ids.id,
+      CONTAINER_NAMESPACE: ids.namespace,
+      ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
+      ...(Deno.env.get("DENO_DIR")
+        ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
+        : {}),
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const readyFile = Deno.open(readyPath, { read: true });
+  const ready = readyFile.then(async (f) => {
+    try {
+      const byte = new Uint8Array(1);
+      const n = await f.read(byte);
+      return byte.subarray(0, n ?? 0);
+    } finally {
+      f.close();
+    }
+  });
+  const [stdout, stderr] = await Promise.all([
+    Deno.open(out, { write: true }),
+    Deno.open(err, { write: true }),
+  ]);
+  const errText = new Response(child.stderr).text();
+  return {
+    child,
+    stdout,
+    stderr,
+    ready,
+    async finish() {
+      for (const f of [stdout, stderr]) {
+        try {
+          f.close();
+        } catch { /* closed by the test */ }
+      }
+      const status = await child.status;
+      const text = await errText;
+      const readyBytes = await ready;
+      await Deno.remove(fifos, { recursive: true });
+      return { code: status.code, stderr: text, ready: readyBytes };
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { jsonLines } from "./_helpers.ts";
+import { startDriver } from "./_driver_process.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("driver.ts signals ready with one byte, then logs both streams to the default path", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["data-root", root]);
+    assert.deepEqual([...await d.ready], [1]);
+    await d.stdout.write(enc.encode("out 1\nout 2\n"));
+    await d.stderr.write(enc.encode("err 1\n"));
+    await d.stdout.write(enc.encode("no newline"));
+    const { code, stderr } = await d.finish();
+    assert.equal(code, 0, stderr);
+    const path = `${root}/containers/default/c1/c1-json.log`;
+    const entries = jsonLines(await Deno.readTextFile(path));
+    const logs = (s: string) =>
+      entries.filter((e) => e.stream === s).map((e) => e.log);
+    assert.deepEqual(logs("stdout"), ["out 1\n", "out 2\n", "no newline"]);
+    assert.deepEqual(logs("stderr"), ["err 1\n"]);
+    for (const e of entries) {
+      assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+    }
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts exits 1 before ready on a bad option, naming it", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["data-root", root, "max-size", "10x"]);
+    const { code, stderr, ready } = await d.finish();
+    assert.equal(code, 1);
+    assert.equal(ready.length, 0, "no ready byte");
+    assert.match(stderr, /Cannot parse size "10x"/);
+    assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts exits 1 before ready when it cannot create the log file", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // Allowed by permissions, but a file stands where a folder must be.
+    await Deno.writeTextFile(`${root}/containers`, "");
+    const d = await startDriver(root, ["data-root", root]);
+    const { code, stderr, ready } = await d.finish();
+    assert.equal(code, 1);
+    assert.equal(ready.length, 0);
+    assert.match(stderr, /shimlog driver: .*containers/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts refuses a container id that would escape the data root", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["data-root", root], {
+      id: "..",
+      namespace: "default",
+    });
+    const { code, stderr } = await d.finish();
+    assert.equal(code, 1);
+    assert.match(stderr, /Invalid container id \(CONTAINER_ID\) "\.\."/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts ignores SIGINT and, after SIGTERM, drains until EOF losing nothing", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["log-path", `${root}/x.log`]);
+    await d.ready;
+    await d.stdout.write(enc.encode("before\n"));
+    d.child.kill("SIGINT");
+    d.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    const late = "after SIGTERM ".repeat(5000) + "\n";
+    await d.stdout.write(enc.encode(late));
+    await d.stdout.write(enc.encode("tail"));
+    const { code } = await d.finish();
+    assert.equal(code, 0);
+    const entries = jsonLines(await Deno.readTextFile(`${root}/x.log`));
+    assert.equal(
+      entries.map((e) => e.log).join(""),
+      "before\n" + late + "tail",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts stops 2 s after SIGTERM when the writer never closes, writing the fragment it holds", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["log-path", `${root}/x.log`]);
+    await d.ready;
+    await d.stdout.write(enc.encode("line\nfragment"));
+    await new Promise((r) => setTimeout(r, 200));
+    d.child.kill("SIGTERM");
+    const status = await d.child.status; // exits with the pipes still open
+    assert.equal(status.code, 0);
+    await d.finish();
+    const entries = jsonLines(await Deno.readTextFile(`${root}/x.log`));
+    assert.deepEqual(entries.map((e) => e.log), ["line\n", "fragment"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts keeps memory bounded on a 64 MiB line without newline", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["log-path", `${root}/x.log`]);
+    await d.ready;
+    const chunk = new Uint8Array(1 << 20).fill(0x7a);
+    for (let i = 0; i < 64; i++) await d.stdout.write(chunk);
+    const status = await Deno.readTextFile(`/proc/${d.child.pid}/status`);
+    const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    const { code } = await d.finish();
+    assert.equal(code, 0);
+    assert.ok(hwmKb < 150_000, `peak RSS ${hwmKb} kB`);
+    const text = await Deno.readTextFile(`${root}/x.log`);
+    const entries = jsonLines(text);
+    assert.equal(entries.length, 4096);
+    assert.ok(entries.every((e) => e.log.length === 16384));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
