@@ -135,6 +135,8 @@ export class JsonFileEncoder {
   #overhead: number;
 
   /**
+   * Prepares an encoder for one container's entries.
+   *
    * @param attrs The entry's `attrs` object (see {@linkcode encodeAttrs});
    *   none when empty.
    */

@@ -38,6 +38,8 @@ export class LineFramer {
   #carryLen = 0;
 
   /**
+   * Creates a framer with an empty carry.
+   *
    * @param maxPiece Largest piece in bytes, counting a `\n`.
    * @throws {RangeError} If `maxPiece` is below 4 (a piece must fit a
    *   character).

@@ -53,6 +53,7 @@ const BATCH_FLUSH = 1 << 20;
  * Needs `--allow-read` and `--allow-write` for the file's folder.
  */
 export class RotatingFile {
+  /** The current file's path; rotated files add `.N` or `.N.gz`. */
   readonly path: string;
   #file: Deno.FsFile;
   #size: number;
