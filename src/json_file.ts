@@ -42,8 +42,24 @@ export function escapeJsonBytes(
   out: Uint8Array,
   pos: number,
 ): number {
-  const end = src.length;
-  let i = 0;
+  return escapeRange(src, 0, src.length, out, pos, false);
+}
+
+/**
+ * Where {@linkcode escapeRange} stopped: the index after the `\n` it stopped
+ * at, or the end. -1 when asked to stop at a newline and none came.
+ */
+let stoppedAt = 0;
+
+function escapeRange(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  pos: number,
+  untilNewline: boolean,
+): number {
+  let i = start;
   while (i < end) {
     // Runs of bytes that are copied as they are: a tight scan, then one copy.
     let j = i;
@@ -64,6 +80,10 @@ export function escapeJsonBytes(
       } else if (b === 0x0a) {
         out[pos++] = 0x5c;
         out[pos++] = 0x6e; // n
+        if (untilNewline) {
+          stoppedAt = i + 1;
+          return pos;
+        }
       } else if (b === 0x0d) {
         out[pos++] = 0x5c;
         out[pos++] = 0x72; // r
@@ -107,6 +127,7 @@ export function escapeJsonBytes(
     for (let k = 0; k < n; k++) out[pos++] = src[i + k];
     i += n;
   }
+  stoppedAt = untilNewline ? -1 : end;
   return pos;
 }
 
@@ -199,6 +220,47 @@ export class JsonFileEncoder {
     pos = put(out, pos, this.#middle[stream]);
     pos = put(out, pos, time);
     return put(out, pos, this.#tail);
+  }
+
+  /**
+   * Writes the entry for the line that starts at `src[start]`, if its `\n`
+   * comes before `limit`; the fast path for whole lines in a read.
+   *
+   * @param out Where to write; needs `maxEntryLength(limit - start)` bytes.
+   * @param pos Index in `out` to start at.
+   * @param src The bytes read.
+   * @param start Index of the line's first byte.
+   * @param limit Index the `\n` must come before.
+   * @param stream Which stream they came from.
+   * @param time The formatted time as ASCII bytes.
+   * @returns The index in `out` after the entry, and
+   *   {@linkcode JsonFileEncoder.lineEnd} says where the line ended in
+   *   `src`; or -1 when no `\n` came before `limit` (what was written to `out`
+   *   is then garbage past `pos`).
+   */
+  encodeLine(
+    out: Uint8Array,
+    pos: number,
+    src: Uint8Array,
+    start: number,
+    limit: number,
+    stream: StreamName,
+    time: Uint8Array,
+  ): number {
+    pos = put(out, pos, this.#head);
+    pos = escapeRange(src, start, limit, out, pos, true);
+    if (stoppedAt < 0) return -1;
+    this.#lineEnd = stoppedAt;
+    pos = put(out, pos, this.#middle[stream]);
+    pos = put(out, pos, time);
+    return put(out, pos, this.#tail);
+  }
+
+  #lineEnd = 0;
+
+  /** Index in `src` after the `\n` of the last {@linkcode JsonFileEncoder.encodeLine}. */
+  get lineEnd(): number {
+    return this.#lineEnd;
   }
 }
 

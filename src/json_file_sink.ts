@@ -63,11 +63,7 @@ export class JsonFileSink implements LogSink {
     _partial: boolean,
     time: LogTime,
   ): void {
-    if (time !== this.#time) {
-      this.#time = time;
-      this.#timeText = formatRfc3339Nano(time);
-      this.#timeBytes = ascii.encode(this.#timeText);
-    }
+    this.#setTime(time);
     const file = this.#file;
     const pos = file.reserve(
       this.#encoder.maxEntryLength(piece.length, this.#timeBytes.length),
@@ -80,6 +76,48 @@ export class JsonFileSink implements LogSink {
       this.#timeBytes,
     );
     file.commit(end, this.#timeText);
+  }
+
+  /** Encodes whole lines in one pass (see {@linkcode LogSink.writeLines}). */
+  writeLines(
+    stream: StreamName,
+    chunk: Uint8Array,
+    start: number,
+    end: number,
+    maxPiece: number,
+    time: LogTime,
+  ): number {
+    this.#setTime(time);
+    const file = this.#file;
+    const encoder = this.#encoder;
+    const timeBytes = this.#timeBytes;
+    const maxLength = encoder.maxEntryLength(maxPiece, timeBytes.length);
+    let i = start;
+    while (i < end) {
+      const limit = Math.min(end, i + maxPiece);
+      const pos = file.reserve(maxLength);
+      const entryEnd = encoder.encodeLine(
+        file.buffer,
+        pos,
+        chunk,
+        i,
+        limit,
+        stream,
+        timeBytes,
+      );
+      if (entryEnd < 0) break;
+      file.commit(entryEnd, this.#timeText);
+      i = encoder.lineEnd;
+    }
+    return i;
+  }
+
+  #setTime(time: LogTime): void {
+    if (time !== this.#time) {
+      this.#time = time;
+      this.#timeText = formatRfc3339Nano(time);
+      this.#timeBytes = ascii.encode(this.#timeText);
+    }
   }
 
   /** Writes the batched entries. */

@@ -99,9 +99,8 @@ export class LineFramer {
         i = nl + 1;
         continue;
       }
-      if (len - i <= max) {
-        // No newline in what is left, and at most a piece: keep it, as the
-        // next chunk may hold its newline or the rest of its last character.
+      if (len - i < max) {
+        // No newline in what is left, and less than a piece: keep it.
         this.#carry.set(chunk.subarray(i), 0);
         this.#carryLen = len - i;
         return;
@@ -110,6 +109,26 @@ export class LineFramer {
       emit(chunk.subarray(i, cut), true);
       i = cut;
     }
+  }
+
+  /**
+   * Frames only as much of `chunk` as finishes the line held from earlier
+   * reads, so that a caller can take the whole lines after it another way.
+   *
+   * @param chunk Bytes as read.
+   * @param emit Called once per piece.
+   * @returns The index in `chunk` after that line's `\n`, or its length.
+   */
+  finishLine(chunk: Uint8Array, emit: PieceHandler): number {
+    const nl = chunk.indexOf(0x0a);
+    const end = nl === -1 ? chunk.length : nl + 1;
+    this.push(end === chunk.length ? chunk : chunk.subarray(0, end), emit);
+    return end;
+  }
+
+  /** Largest piece, in bytes, counting a `\n`. */
+  get maxPiece(): number {
+    return this.#max;
   }
 
   /**

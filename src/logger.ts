@@ -35,7 +35,7 @@ export interface CopyOptions {
    */
   signal?: AbortSignal;
   /** Where times come from. @default {new LogClock()} */
-  clock?: LogClock;
+  clock?: { now(): LogTime };
   /**
    * Bytes read at a time, per stream.
    * @default {65536}
@@ -92,6 +92,7 @@ export async function copyStreams(
       sink.write(name, piece, partial, time);
       lineTime = partial ? time : undefined;
     };
+    const fastPath = sink.writeLines !== undefined;
     let eof = false;
     while (!options.signal?.aborted) {
       const n = await Promise.race([reader.read(buffer), aborted]);
@@ -102,7 +103,12 @@ export async function copyStreams(
       if (n === ABORTED) break;
       result.bytes[name] += n;
       now = clock.now();
-      framer.push(buffer.subarray(0, n), emit);
+      let i = 0;
+      if (framer.pending) i = framer.finishLine(buffer.subarray(0, n), emit);
+      if (fastPath && lineTime === undefined && !framer.pending && i < n) {
+        i = sink.writeLines!(name, buffer, i, n, framer.maxPiece, now);
+      }
+      if (i < n) framer.push(buffer.subarray(i, n), emit);
       sink.flush();
     }
     now = clock.now();

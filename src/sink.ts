@@ -31,6 +31,28 @@ export interface LogSink {
     partial: boolean,
     time: LogTime,
   ): void;
+  /**
+   * Optional fast path: stores the whole lines at the start of
+   * `chunk[start, end)` (each ending in `\n` and at most `maxPiece` bytes
+   * with it) as single pieces, stopping at the first line that is not
+   * whole or longer. The copy loop uses it only between lines.
+   *
+   * @param stream Which stream the bytes came from.
+   * @param chunk The bytes read; valid only during the call.
+   * @param start Index of the first line's first byte.
+   * @param end Index after the last byte read.
+   * @param maxPiece Longest line to take, in bytes, `\n` included.
+   * @param time When the bytes were read.
+   * @returns The index after the last line stored.
+   */
+  writeLines?(
+    stream: StreamName,
+    chunk: Uint8Array,
+    start: number,
+    end: number,
+    maxPiece: number,
+    time: LogTime,
+  ): number;
   /** Writes what is batched to the OS. */
   flush(): void;
   /**
