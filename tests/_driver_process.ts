@@ -48,6 +48,7 @@ export async function startDriver(
       Deno.execPath(),
       "run",
       "--no-prompt",
+      "--no-config",
       `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
       `--allow-write=/dev/fd/5,${dir}`,
       "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",

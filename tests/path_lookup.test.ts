@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { DEFAULT_PATH, lookPath } from "../src/path_lookup.ts";
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "shimlog-path-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function file(path: string, mode: number): Promise<void> {
+  await Deno.writeTextFile(path, "#!/bin/sh\n");
+  await Deno.chmod(path, mode);
+}
+
+Deno.test("lookPath() finds the first executable file along the path", async () => {
+  await withTempDir(async (dir) => {
+    for (const sub of ["a", "b", "c"]) await Deno.mkdir(`${dir}/${sub}`);
+    await file(`${dir}/b/tool`, 0o755);
+    await file(`${dir}/c/tool`, 0o755);
+    assert.deepEqual(
+      await lookPath("tool", { path: `${dir}/a:${dir}/b:${dir}/c` }),
+      { status: "found", path: `${dir}/b/tool` },
+    );
+  });
+});
+
+Deno.test("lookPath() prefers a later executable over an earlier file without execute bits, as bash", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    await file(`${dir}/a/tool`, 0o644);
+    await file(`${dir}/b/tool`, 0o700);
+    assert.deepEqual(await lookPath("tool", { path: `${dir}/a:${dir}/b` }), {
+      status: "found",
+      path: `${dir}/b/tool`,
+    });
+  });
+});
+
+Deno.test("lookPath() reports a file found only without execute bits as not executable (126)", async () => {
+  await withTempDir(async (dir) => {
+    await file(`${dir}/tool`, 0o644);
+    assert.deepEqual(await lookPath("tool", { path: `/nonexistent:${dir}` }), {
+      status: "not-executable",
+      path: `${dir}/tool`,
+      reason: "Permission denied",
+    });
+  });
+});
+
+Deno.test("lookPath() skips folders and missing path entries, and reports not found (127)", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/tool`);
+    assert.deepEqual(
+      await lookPath("tool", { path: `${dir}:/nonexistent:${dir}/tool` }),
+      { status: "not-found" },
+    );
+  });
+});
+
+Deno.test("lookPath() uses a name with a slash as a path, without searching", async () => {
+  await withTempDir(async (dir) => {
+    await file(`${dir}/run.sh`, 0o755);
+    await file(`${dir}/data.txt`, 0o600);
+    assert.deepEqual(await lookPath(`${dir}/run.sh`, { path: "" }), {
+      status: "found",
+      path: `${dir}/run.sh`,
+    });
+    assert.deepEqual(await lookPath(`${dir}/data.txt`), {
+      status: "not-executable",
+      path: `${dir}/data.txt`,
+      reason: "Permission denied",
+    });
+    assert.deepEqual(await lookPath(dir), {
+      status: "not-executable",
+      path: dir,
+      reason: "Is a directory",
+    });
+    assert.deepEqual(await lookPath(`${dir}/missing`), { status: "not-found" });
+    assert.deepEqual(await lookPath(`${dir}/data.txt/x`), {
+      status: "not-found",
+    });
+  });
+});
+
+Deno.test("lookPath() searches the containers' default PATH when given none", async () => {
+  assert.equal(
+    DEFAULT_PATH,
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  );
+  const result = await lookPath("sh");
+  assert.equal(result.status, "found");
+  assert.match((result as { path: string }).path, /^\/(usr\/)?bin\/sh$/);
+});
+
+Deno.test("lookPath() refuses an empty command with a RangeError", async () => {
+  await assert.rejects(lookPath(""), RangeError);
+});
