@@ -69,11 +69,14 @@ export class LineFramer {
     const max = this.#max;
     const len = chunk.length;
     let i = 0;
+    // The next newline at or after i; -1 when there is none. Searched again
+    // only once consumed, so a long line is scanned once, not once a piece.
+    let nl = -2;
     while (i < len) {
+      if (nl < i && nl !== -1) nl = chunk.indexOf(0x0a, i);
       if (this.#carryLen > 0) {
         const carry = this.#carry;
         const room = max - this.#carryLen;
-        const nl = chunk.indexOf(0x0a, i);
         if (nl !== -1 && nl - i + 1 <= room) {
           carry.set(chunk.subarray(i, nl + 1), this.#carryLen);
           emit(carry.subarray(0, this.#carryLen + nl + 1 - i), false);
@@ -93,7 +96,6 @@ export class LineFramer {
         this.#carryLen = max - cut;
         continue;
       }
-      const nl = chunk.indexOf(0x0a, i);
       if (nl !== -1 && nl - i + 1 <= max) {
         emit(chunk.subarray(i, nl + 1), false);
         i = nl + 1;
