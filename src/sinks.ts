@@ -6,8 +6,9 @@
 
 import type { DriverConfig } from "./driver_config.ts";
 import { DRIVER_KEYS } from "./driver_config.ts";
+import { CRI_OPTION_KEYS, CriSink, parseCriOptions } from "./cri_sink.ts";
 import { extraAttributes } from "./log_attrs.ts";
-import { jsonFileLogPath } from "./log_paths.ts";
+import { jsonFileLogPath, nextCriLogPath } from "./log_paths.ts";
 import {
   JSON_FILE_OPTION_KEYS,
   parseJsonFileOptions,
@@ -15,8 +16,19 @@ import {
 import { JsonFileSink } from "./json_file_sink.ts";
 import type { LogSink } from "./sink.ts";
 
-/** The log drivers {@linkcode openSink} knows. */
-export const LOG_DRIVERS: readonly string[] = ["json-file"];
+/**
+ * The log drivers {@linkcode openSink} knows: Docker's `json-file`, the CRI
+ * format kubelet reads as containerd writes it (`cri`), and as podman's
+ * conmon writes it (`k8s-file`).
+ */
+export const LOG_DRIVERS: readonly string[] = ["json-file", "cri", "k8s-file"];
+
+/** The option keys of each log driver. */
+const OPTION_KEYS: Record<string, readonly string[]> = {
+  "json-file": JSON_FILE_OPTION_KEYS,
+  "cri": CRI_OPTION_KEYS,
+  "k8s-file": CRI_OPTION_KEYS,
+};
 
 /** An open sink and where it writes. */
 export interface OpenedSink {
@@ -28,7 +40,12 @@ export interface OpenedSink {
 
 /**
  * Where a driver with these settings writes: `log-path` when given, else the
- * driver's default path under the data root.
+ * driver's default path under the data root:
+ * - `json-file`: `<data-root>/containers/<namespace>/<id>/<id>-json.log`;
+ * - `cri`, `k8s-file`: `<data-root>/pods/<namespace>_<id>/<id>/N.log`, the
+ *   next run's file (see {@linkcode nextCriLogPath}): ask before the driver
+ *   starts, as the answer moves on once the run has created its file. Needs
+ *   `--allow-read` for that folder.
  *
  * @param config The driver's settings.
  * @returns The log file's path.
@@ -48,7 +65,10 @@ export function logPathFor(
       "No data-root or log-path given: a containerd logger has no HOME, so set one in the log URI (binary:///path/to/driver?data-root=/var/lib/shimlog or ?log-path=/abs/file.log)",
     );
   }
-  return jsonFileLogPath(config.dataRoot, config.namespace, config.id);
+  if (config.driver === "json-file") {
+    return jsonFileLogPath(config.dataRoot, config.namespace, config.id);
+  }
+  return nextCriLogPath(config.dataRoot, config.namespace, config.id);
 }
 
 /**
@@ -64,20 +84,29 @@ export function logPathFor(
  */
 export function openSink(config: DriverConfig): OpenedSink {
   checkDriver(config.driver);
+  const keys = OPTION_KEYS[config.driver];
   for (const key of Object.keys(config.opts)) {
-    if (!JSON_FILE_OPTION_KEYS.includes(key)) {
+    if (!keys.includes(key)) {
       throw new RangeError(
         `Unknown log opt "${key}" for ${config.driver} log driver; valid keys: ${
-          [...DRIVER_KEYS, ...JSON_FILE_OPTION_KEYS].sort().join(", ")
+          [...DRIVER_KEYS, ...keys].sort().join(", ")
         }`,
       );
     }
   }
-  const options = parseJsonFileOptions(config.opts);
-  const attrs = extraAttributes(options, config);
+  let open: (path: string) => LogSink;
+  if (config.driver === "json-file") {
+    const options = parseJsonFileOptions(config.opts);
+    const attrs = extraAttributes(options, config);
+    open = (path) => JsonFileSink.open({ ...options, path, attrs });
+  } else {
+    const options = parseCriOptions(config.opts, config.driver);
+    const flavour = config.driver === "k8s-file" ? "k8s-file" : "cri";
+    open = (path) => CriSink.open({ ...options, path, flavour });
+  }
   const path = logPathFor(config);
   try {
-    return { sink: JsonFileSink.open({ ...options, path, attrs }), path };
+    return { sink: open(path), path };
   } catch (error) {
     throw new Error(
       `Cannot open log file "${path}": ${(error as Error).message}`,

@@ -1,0 +1,531 @@
+/**
+ * A log file that rotates the way kubelet rotates container logs
+ * (`pkg/kubelet/logs/container_log_manager.go`), but at write time, inside
+ * the writer. It knows nothing about the format of its entries.
+ *
+ * @module
+ */
+
+/** How a {@linkcode KubeletRotatingFile} rotates. */
+export interface KubeletRotationOptions {
+  /**
+   * Rotate before an entry when the file holds this many bytes or more, as
+   * kubelet's `containerLogMaxSize`; `Infinity` never rotates.
+   * @default {Infinity}
+   */
+  maxSize?: number;
+  /**
+   * Files kept in all, the current one included, as kubelet's
+   * `containerLogMaxFiles`; at least 2.
+   * @default {5}
+   */
+  maxFile?: number;
+  /**
+   * The clock that names rotated files, in milliseconds since the epoch;
+   * for tests.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/** A rotated file, newest last in the list. */
+interface Rotated {
+  /** Path of the uncompressed file, `<path>.YYYYMMDD-hhmmss`. */
+  name: string;
+  /** Its timestamp as calendar seconds (local wall-clock fields read as UTC). */
+  stamp: number;
+  /** Compressed to `name.gz`. */
+  gz: boolean;
+  /** Deleted for being beyond `maxFile`. */
+  removed: boolean;
+  /** Its compression failed: it stays uncompressed. */
+  failed: boolean;
+}
+
+const BATCH_FLUSH = 1 << 20;
+const STAMP = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/;
+
+/**
+ * An append-only log file with kubelet's rotation scheme, done by the
+ * writer so that no entry is lost or split:
+ * - before each entry, if the file holds `maxSize` bytes or more, it is
+ *   renamed to `<path>.YYYYMMDD-hhmmss` (local time, kubelet's
+ *   `20060102-150405`) and a new file is started at `path`, all in one
+ *   synchronous step after the batch is written;
+ * - every rotated file but the newest is gzipped to `<name>.gz` (through
+ *   `<name>.tmp`, as kubelet), one at a time, off the write path;
+ * - the oldest rotated files are deleted so that at most `maxFile` files
+ *   remain, the current one included.
+ *
+ * Names never collide: kubelet rotates at most every 10 seconds, but a
+ * writer at full speed can rotate several times within one second. A
+ * rotated file takes the current second, or, when that is not later than
+ * the newest rotated file's, the second after the newest; an existing file
+ * is never overwritten. So names keep kubelet's format and sort (as strings,
+ * as kubelet sorts them) in rotation order, even across a daylight-saving
+ * change, at the cost of running ahead of the clock during bursts.
+ *
+ * On open, leftovers of an interrupted compression (`.tmp`, or an
+ * uncompressed file whose `.gz` exists) are deleted, as kubelet does, and
+ * the rotated files already present count towards `maxFile`.
+ *
+ * If a rotation fails (the rename or the new file is refused), rotation
+ * stops and entries keep going to the file being written, so that nothing
+ * is lost; {@linkcode KubeletRotatingFile.close} reports the error.
+ *
+ * Entries are batched in memory and written with one `write` call per
+ * {@linkcode KubeletRotatingFile.flush}.
+ *
+ * Needs `--allow-read` and `--allow-write` for the file's folder.
+ */
+export class KubeletRotatingFile {
+  /** The log file's path. */
+  readonly path: string;
+  #file: Deno.FsFile;
+  #size: number;
+  #maxSize: number;
+  #maxFile: number;
+  #now: () => number;
+  #batch = new Uint8Array(BATCH_FLUSH + (1 << 16));
+  #batchLen = 0;
+  #rotated: Rotated[];
+  #lastStamp: number;
+  #job: Promise<void> | undefined;
+  #errors: unknown[] = [];
+
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    rotated: Rotated[],
+    options: KubeletRotationOptions,
+  ) {
+    this.path = path;
+    this.#file = file;
+    this.#size = file.statSync().size;
+    this.#maxSize = options.maxSize ?? Infinity;
+    this.#maxFile = options.maxFile ?? 5;
+    this.#now = options.now ?? Date.now;
+    this.#rotated = rotated;
+    this.#lastStamp = rotated.length > 0 ? rotated.at(-1)!.stamp : -Infinity;
+  }
+
+  /**
+   * Opens `path` for appending, creating it (mode 0640) and its folders
+   * (0750), and takes stock of the rotated files beside it.
+   *
+   * @param path The log file's path.
+   * @param options How to rotate.
+   * @returns The open file.
+   * @throws {RangeError} If `maxSize` is not positive or `maxFile` is not a
+   *   whole number of at least 2.
+   * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
+   */
+  static open(
+    path: string,
+    options: KubeletRotationOptions = {},
+  ): KubeletRotatingFile {
+    const maxFile = options.maxFile ?? 5;
+    if (!Number.isInteger(maxFile) || maxFile < 2) {
+      throw new RangeError(
+        `Invalid max-file ${maxFile}: must be a whole number of at least 2 (the current file and one rotated file)`,
+      );
+    }
+    const maxSize = options.maxSize ?? Infinity;
+    if (!(maxSize > 0)) {
+      throw new RangeError(
+        `Invalid max-size ${maxSize}: must be at least 1 byte`,
+      );
+    }
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) {
+      Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
+    }
+    const rotated = takeStock(path);
+    const file = openAppend(path);
+    return new KubeletRotatingFile(path, file, rotated, options);
+  }
+
+  /** Bytes in the current file, the batch included. */
+  get size(): number {
+    return this.#size + this.#batchLen;
+  }
+
+  /** The batch buffer that {@linkcode KubeletRotatingFile.reserve} makes room in. */
+  get buffer(): Uint8Array {
+    return this.#batch;
+  }
+
+  /**
+   * The rotated files that exist now, oldest first: `.gz` paths for the
+   * compressed ones.
+   *
+   * @returns Their paths.
+   */
+  rotatedFiles(): string[] {
+    return this.#rotated.map((r) => r.gz ? `${r.name}.gz` : r.name);
+  }
+
+  /**
+   * Makes room for one entry of at most `maxLength` bytes, rotating first if
+   * the file has reached `maxSize`. Write the entry into
+   * {@linkcode KubeletRotatingFile.buffer} from the returned index, then
+   * call {@linkcode KubeletRotatingFile.commit}.
+   *
+   * @param maxLength Most bytes the entry can take.
+   * @returns Index in the buffer to write the entry at.
+   */
+  reserve(maxLength: number): number {
+    if (this.#size + this.#batchLen >= this.#maxSize) this.#rotate();
+    if (this.#batchLen + maxLength > this.#batch.length) {
+      this.flush();
+      if (maxLength > this.#batch.length) {
+        this.#batch = new Uint8Array(maxLength);
+      }
+    }
+    return this.#batchLen;
+  }
+
+  /**
+   * Accepts the entry written after {@linkcode KubeletRotatingFile.reserve}.
+   *
+   * @param end Index in the buffer after the entry.
+   */
+  commit(end: number): void {
+    this.#batchLen = end;
+    if (end >= BATCH_FLUSH) this.flush();
+  }
+
+  /**
+   * Writes the batched entries, with one `write` call where the OS allows,
+   * and starts compressing a rotated file if one is waiting.
+   */
+  flush(): void {
+    let off = 0;
+    const n = this.#batchLen;
+    while (off < n) {
+      off += this.#file.writeSync(this.#batch.subarray(off, n));
+    }
+    this.#size += n;
+    this.#batchLen = 0;
+    this.#compressNext();
+  }
+
+  #rotate(): void {
+    this.flush();
+    let name: string;
+    let stamp: number;
+    try {
+      stamp = this.#nextStamp();
+      name = `${this.path}.${formatStamp(stamp)}`;
+      Deno.renameSync(this.path, name);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        // Deleted under us: start a new file, there is nothing to keep.
+        this.#reopen();
+      } else {
+        this.#stopRotating(error);
+      }
+      return;
+    }
+    let file: Deno.FsFile;
+    try {
+      file = openAppend(this.path);
+    } catch (error) {
+      // Keep writing to the renamed file: it is still open.
+      this.#stopRotating(error);
+      return;
+    }
+    this.#file.close();
+    this.#file = file;
+    this.#size = 0;
+    this.#rotated.push({
+      name,
+      stamp,
+      gz: false,
+      removed: false,
+      failed: false,
+    });
+    while (this.#rotated.length > this.#maxFile - 1) {
+      const oldest = this.#rotated.shift()!;
+      oldest.removed = true;
+      try {
+        removeIfExists(oldest.gz ? `${oldest.name}.gz` : oldest.name);
+      } catch (error) {
+        this.#errors.push(error);
+      }
+    }
+  }
+
+  #reopen(): void {
+    let file: Deno.FsFile;
+    try {
+      file = openAppend(this.path);
+    } catch (error) {
+      this.#stopRotating(error);
+      return;
+    }
+    this.#file.close();
+    this.#file = file;
+    this.#size = 0;
+  }
+
+  #stopRotating(error: unknown): void {
+    this.#maxSize = Infinity;
+    this.#errors.push(
+      new Error(
+        `Cannot rotate "${this.path}", rotation stopped: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      ),
+    );
+  }
+
+  /** The next free timestamp, later than every rotated file's. */
+  #nextStamp(): number {
+    let stamp = Math.max(calendarSeconds(this.#now()), this.#lastStamp + 1);
+    while (
+      exists(`${this.path}.${formatStamp(stamp)}`) ||
+      exists(`${this.path}.${formatStamp(stamp)}.gz`)
+    ) stamp++;
+    this.#lastStamp = stamp;
+    return stamp;
+  }
+
+  #compressNext(): void {
+    if (this.#job !== undefined) return;
+    const last = this.#rotated.length - 1;
+    const entry = this.#rotated.find((r, i) => i < last && !r.gz && !r.failed);
+    if (entry === undefined) return;
+    this.#job = compress(entry)
+      .catch((error) => {
+        entry.failed = true;
+        this.#errors.push(
+          new Error(
+            `Cannot compress "${entry.name}": ${(error as Error).message}`,
+            { cause: error },
+          ),
+        );
+      })
+      .finally(() => {
+        this.#job = undefined;
+        this.#compressNext();
+      });
+  }
+
+  /**
+   * Flushes, waits for compressions and closes the file.
+   *
+   * @throws {AggregateError} If a rotation, deletion or compression failed
+   *   (no entry is lost: a failed rotation leaves one bigger file, a failed
+   *   compression an uncompressed one).
+   */
+  async close(): Promise<void> {
+    this.flush();
+    this.#file.close();
+    while (this.#job !== undefined) await this.#job;
+    if (this.#errors.length > 0) {
+      throw new AggregateError(
+        this.#errors,
+        `Rotation of "${this.path}" failed`,
+      );
+    }
+  }
+}
+
+/** Gzips a rotated file to `name.gz` through `name.tmp`, as kubelet. */
+async function compress(entry: Rotated): Promise<void> {
+  const tmp = `${entry.name}.tmp`;
+  let source: Deno.FsFile;
+  try {
+    source = await Deno.open(entry.name, { read: true });
+  } catch (error) {
+    if (entry.removed && error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  let out: Deno.FsFile;
+  try {
+    out = await Deno.open(tmp, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o640,
+    });
+  } catch (error) {
+    source.close();
+    throw error;
+  }
+  try {
+    await source.readable
+      .pipeThrough<Uint8Array>(
+        new CompressionStream("gzip") as unknown as ReadableWritablePair<
+          Uint8Array,
+          Uint8Array
+        >,
+      )
+      .pipeTo(out.writable);
+  } catch (error) {
+    closeQuietly(source);
+    closeQuietly(out);
+    removeIfExists(tmp);
+    throw error;
+  }
+  // Synchronous from here: no rotation runs in between.
+  if (entry.removed) {
+    removeIfExists(tmp);
+    return;
+  }
+  Deno.renameSync(tmp, `${entry.name}.gz`);
+  entry.gz = true;
+  removeIfExists(entry.name);
+}
+
+/**
+ * The rotated files beside `path`, oldest first, after deleting leftovers of
+ * interrupted compressions.
+ */
+function takeStock(path: string): Rotated[] {
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const prefix = `${path.slice(slash + 1)}.`;
+  const plain = new Set<string>();
+  const gz = new Set<string>();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  for (const entry of entries) {
+    if (!entry.name.startsWith(prefix)) continue;
+    const parts = entry.name.slice(prefix.length).split(".");
+    if (!STAMP.test(parts[0]) || parts.length > 2) continue;
+    if (parts.length === 1) plain.add(parts[0]);
+    else if (parts[1] === "gz") gz.add(parts[0]);
+    else if (parts[1] === "tmp") removeIfExists(`${path}.${parts[0]}.tmp`);
+  }
+  const rotated: Rotated[] = [];
+  for (const stamp of new Set([...plain, ...gz])) {
+    const name = `${path}.${stamp}`;
+    if (gz.has(stamp) && plain.has(stamp)) removeIfExists(name);
+    rotated.push({
+      name,
+      stamp: parseStamp(stamp),
+      gz: gz.has(stamp),
+      removed: false,
+      failed: false,
+    });
+  }
+  return rotated.sort((a, b) => a.stamp - b.stamp);
+}
+
+/**
+ * The log files of a container log in kubelet's scheme, oldest first, as
+ * kubelet's `GetAllLogs`: the rotated files `<path>.YYYYMMDD-hhmmss` and
+ * `<path>.YYYYMMDD-hhmmss.gz` that are in use (not `.tmp`, not an
+ * uncompressed file whose `.gz` exists), sorted by name, then `path` itself.
+ *
+ * Needs `--allow-read` for the file's folder.
+ *
+ * @param path The current log file's path.
+ * @returns The paths, `path` last (whether or not it exists).
+ */
+export function listKubeletLogs(path: string): string[] {
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const prefix = `${path.slice(slash + 1)}.`;
+  const names: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.name.startsWith(prefix)) names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const inUse = names.filter((name) => {
+    const parts = name.slice(prefix.length).split(".");
+    if (!STAMP.test(parts[0])) return false;
+    if (parts.length === 2) return parts[1] === "gz";
+    return parts.length === 1 && !names.includes(`${name}.gz`);
+  }).sort();
+  const base = slash === -1 ? "" : path.slice(0, slash + 1);
+  return [...inUse.map((name) => `${base}${name}`), path];
+}
+
+/**
+ * The suffix of a file rotated at `ms`, as kubelet names it: local time as
+ * `YYYYMMDD-hhmmss` (Go's `20060102-150405`).
+ *
+ * @param ms Milliseconds since the epoch.
+ * @returns The stamp, e.g. `20261129-155416`.
+ *
+ * @example Usage
+ * ```ts
+ * import { rotationStamp } from "./kubelet_rotation.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(rotationStamp(Date.now()), /^\d{8}-\d{6}$/);
+ * ```
+ */
+export function rotationStamp(ms: number): string {
+  return formatStamp(calendarSeconds(ms));
+}
+
+/** Local wall-clock fields of `ms`, counted as if they were UTC seconds. */
+function calendarSeconds(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(
+    d.getFullYear(),
+    d.getMonth(),
+    d.getDate(),
+    d.getHours(),
+    d.getMinutes(),
+    d.getSeconds(),
+  ) / 1000;
+}
+
+function formatStamp(calendar: number): string {
+  const d = new Date(calendar * 1000);
+  return `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1, 2)}${
+    pad(d.getUTCDate(), 2)
+  }-${pad(d.getUTCHours(), 2)}${pad(d.getUTCMinutes(), 2)}${
+    pad(d.getUTCSeconds(), 2)
+  }`;
+}
+
+function parseStamp(stamp: string): number {
+  const m = STAMP.exec(stamp)!;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, "0");
+}
+
+function openAppend(path: string): Deno.FsFile {
+  return Deno.openSync(path, { append: true, create: true, mode: 0o640 });
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch { /* already closed by its stream */ }
+}
