@@ -40,6 +40,31 @@ export {
   parseRfc3339Nano,
 } from "./src/clock.ts";
 export {
+  CriEncoder,
+  type CriFlavour,
+  type CriLine,
+  CriLineJoiner,
+  type CriRecord,
+  decodeCriLine,
+  encodeCriRecord,
+  formatLocalRfc3339Nano,
+} from "./src/cri.ts";
+export {
+  CRI_OPTION_KEYS,
+  type CriOptions,
+  CriSink,
+  type CriSinkOptions,
+  DEFAULT_MAX_LINE_SIZE,
+  parseCriOptions,
+} from "./src/cri_sink.ts";
+export {
+  KubeletRotatingFile,
+  type KubeletRotationOptions,
+  listKubeletLogs,
+  rotationStamp,
+} from "./src/kubelet_rotation.ts";
+export { parseByteQuantity } from "./src/quantity.ts";
+export {
   describe,
   type LoggingDriverOptions,
   runLoggingDriver,
