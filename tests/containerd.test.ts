@@ -12,6 +12,7 @@ import {
   withContainerd,
 } from "./_peers/containerd.ts";
 import { peerTest } from "./_peers/require.ts";
+import { CriLineJoiner, decodeCriLine } from "../src/cri.ts";
 
 const NEEDS = { needs: CONTAINERD_NEEDS, root: true };
 const INSTALL_SCRIPT = new URL("../scripts/install_driver.ts", import.meta.url)
@@ -362,6 +363,88 @@ peerTest(
         (await readEntries(`${logs}/${good}.log`)).map((e) => e.log),
         ["fine\n"],
       );
+    });
+  },
+);
+
+peerTest(
+  "containerd runs driver.ts with log-driver=cri: kubelet's format, every byte back after kubelet-style rotation",
+  NEEDS,
+  async () => {
+    await withContainerd(async (containerd) => {
+      const { logs, wrapper } = await setup(containerd);
+      const id = containerId("shimlog-cri");
+      const log = `${logs}/${id}.log`;
+      const lines = 300;
+      // stdout: numbered lines with \r\n, one 20,000-byte line, a fragment;
+      // stderr: numbered lines. About 12 kB a rotation: several rotations.
+      const script = [
+        `i=0; while [ $i -lt ${lines} ]; do`,
+        `printf 'out %05d padding-padding-padding\\r\\n' $i;`,
+        `printf 'err %05d\\n' $i >&2; i=$((i+1)); done;`,
+        `/bin/head -c 20000 /dev/zero | /bin/tr '\\0' 'L'; echo;`,
+        `printf 'frag-out'`,
+      ].join(" ");
+      const result = await containerd.run(id, {
+        logUri:
+          `binary://${wrapper}?log-driver=cri&log-path=${log}&max-size=12Ki&max-file=3`,
+        command: ["/bin/sh", "-c", script],
+      });
+      assert.equal(result.code, 0, `ctr run: ${result.stderr}`);
+      const names = [...Deno.readDirSync(logs)].map((e) => e.name).sort();
+      const rotated = names.filter((n) => n !== `${id}.log`);
+      assert.equal(names.length, 3, `max-file=3 keeps 3 files: ${names}`);
+      for (const name of rotated) {
+        assert.match(name, /\.log\.\d{8}-\d{6}(\.gz)?$/);
+      }
+      // Oldest first: the names sort in rotation order.
+      const texts: Uint8Array[] = [];
+      for (const name of rotated) {
+        let bytes = await Deno.readFile(`${logs}/${name}`);
+        if (name.endsWith(".gz")) {
+          bytes = new Uint8Array(
+            await new Response(
+              new Blob([bytes]).stream().pipeThrough(
+                new DecompressionStream("gzip"),
+              ),
+            ).arrayBuffer(),
+          );
+        }
+        texts.push(bytes);
+      }
+      texts.push(await Deno.readFile(log));
+      const joiner = new CriLineJoiner();
+      const got: Record<string, string[]> = { stdout: [], stderr: [] };
+      for (const text of texts) {
+        const records = decoder.decode(text).split("\n").filter((l) => l);
+        for (const record of records) {
+          assert.match(
+            record,
+            /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z (stdout|stderr) [PF] /,
+          );
+          const line = joiner.push(decodeCriLine(encoder.encode(record)));
+          if (line) got[line.stream].push(decoder.decode(line.content));
+        }
+      }
+      // Rotation deleted the oldest lines: what is kept is a contiguous,
+      // complete tail of each stream.
+      const out = [
+        ...Array.from(
+          { length: lines },
+          (_, i) => `out ${String(i).padStart(5, "0")} padding-padding-padding`,
+        ),
+        "L".repeat(20000),
+        "frag-out",
+      ];
+      const err = Array.from(
+        { length: lines },
+        (_, i) => `err ${String(i).padStart(5, "0")}`,
+      );
+      assert.ok(got.stdout.length > 2 && got.stdout.length < out.length);
+      assert.ok(got.stderr.length > 0);
+      assert.deepEqual(got.stdout, out.slice(out.length - got.stdout.length));
+      assert.deepEqual(got.stderr, err.slice(err.length - got.stderr.length));
+      await containerd.remove(id);
     });
   },
 );
