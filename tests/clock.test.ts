@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { formatRfc3339Nano, LogClock, parseRfc3339Nano } from "../src/clock.ts";
+
+Deno.test("LogClock.now() never goes back and stays within 1 ms of Date.now()", () => {
+  const clock = new LogClock();
+  let last = clock.now();
+  for (let i = 0; i < 200_000; i++) {
+    const before = Date.now();
+    const t = clock.now();
+    const after = Date.now();
+    const ms = t.sec * 1000 + t.nsec / 1e6;
+    assert.ok(
+      t.sec > last.sec || (t.sec === last.sec && t.nsec >= last.nsec),
+      "monotonic",
+    );
+    assert.ok(
+      ms >= before - 1 && ms <= after + 1,
+      `${ms} vs ${before}..${after}`,
+    );
+    assert.ok(Number.isInteger(t.nsec) && t.nsec >= 0 && t.nsec < 1e9);
+    last = t;
+  }
+});
+
+Deno.test("LogClock.now() has resolution below the millisecond", () => {
+  const clock = new LogClock();
+  const fractions = new Set<number>();
+  for (let i = 0; i < 10_000; i++) fractions.add(clock.now().nsec % 1_000_000);
+  assert.ok(fractions.size > 10, `${fractions.size} distinct sub-ms values`);
+});
+
+Deno.test("formatRfc3339Nano() writes Go's RFC3339Nano in UTC: trailing zeros trimmed, no dot for whole seconds", () => {
+  const sec = Date.UTC(2026, 10, 29, 15, 53, 54) / 1000;
+  assert.equal(
+    formatRfc3339Nano({ sec, nsec: 273119833 }),
+    "2026-11-29T15:53:54.273119833Z",
+  );
+  assert.equal(
+    formatRfc3339Nano({ sec, nsec: 273182200 }),
+    "2026-11-29T15:53:54.2731822Z",
+  );
+  assert.equal(
+    formatRfc3339Nano({ sec, nsec: 5 }),
+    "2026-11-29T15:53:54.000000005Z",
+  );
+  assert.equal(formatRfc3339Nano({ sec, nsec: 0 }), "2026-11-29T15:53:54Z");
+});
+
+Deno.test("parseRfc3339Nano() reads Z and offsets at full precision", () => {
+  const z = parseRfc3339Nano("2026-11-29T15:53:54.2731822Z");
+  assert.deepEqual(z, {
+    sec: Date.UTC(2026, 10, 29, 15, 53, 54) / 1000,
+    nsec: 273182200,
+  });
+  assert.deepEqual(parseRfc3339Nano("2026-11-29T16:53:54.273182200+01:00"), z);
+  assert.deepEqual(parseRfc3339Nano("2026-11-29T10:23:54.2731822-05:30"), z);
+  assert.throws(() => parseRfc3339Nano("yesterday"), {
+    name: "SyntaxError",
+    message: /"yesterday"/,
+  });
+});
+
+Deno.test("parseRfc3339Nano(formatRfc3339Nano(t)) is t (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 4_000_000_000 }),
+      fc.integer({ min: 0, max: 999_999_999 }),
+      (sec, nsec) => {
+        assert.deepEqual(parseRfc3339Nano(formatRfc3339Nano({ sec, nsec })), {
+          sec,
+          nsec,
+        });
+      },
+    ),
+  );
+});
