@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { LogTime } from "./clock.ts";
 import { utf8SequenceLength } from "./utf8.ts";
 
 /** The two streams of a container process. */
@@ -251,12 +252,33 @@ export class JsonFileEncoder {
     pos = escapeRange(src, start, limit, out, pos, true);
     if (stoppedAt < 0) return -1;
     this.#lineEnd = stoppedAt;
-    pos = put(out, pos, this.#middle[stream]);
-    pos = put(out, pos, time);
-    return put(out, pos, this.#tail);
+    return put(out, pos, this.#trailer(stream, time));
   }
 
   #lineEnd = 0;
+  #trailerTime: Uint8Array | undefined;
+  #trailers: Record<StreamName, Uint8Array> = {
+    stdout: new Uint8Array(0),
+    stderr: new Uint8Array(0),
+  };
+
+  /** `","stream":…,"time":"…"}\n` for this time, built once per time. */
+  #trailer(stream: StreamName, time: Uint8Array): Uint8Array {
+    if (time !== this.#trailerTime) {
+      this.#trailerTime = time;
+      for (const name of ["stdout", "stderr"] as const) {
+        const middle = this.#middle[name];
+        const t = new Uint8Array(
+          middle.length + time.length + this.#tail.length,
+        );
+        t.set(middle, 0);
+        t.set(time, middle.length);
+        t.set(this.#tail, middle.length + time.length);
+        this.#trailers[name] = t;
+      }
+    }
+    return this.#trailers[stream];
+  }
 
   /** Index in `src` after the `\n` of the last {@linkcode JsonFileEncoder.encodeLine}. */
   get lineEnd(): number {
@@ -269,4 +291,535 @@ function put(out: Uint8Array, pos: number, bytes: Uint8Array): number {
   const n = bytes.length;
   for (let k = 0; k < n; k++) out[pos + k] = bytes[k];
   return pos + n;
+}
+
+// ---------------------------------------------------------------------------
+// Decoding: the reverse of the encoder above, for readers of json-file logs.
+// ---------------------------------------------------------------------------
+
+/** One json-file entry, decoded. */
+export interface JsonFileRecord {
+  /**
+   * The `log` field as bytes, exactly as the container wrote them (up to
+   * Docker's replacement of invalid UTF-8 by U+FFFD when the file was
+   * written): `\n` included for the last piece of a line.
+   */
+  log: Uint8Array;
+  /** The `stream` field. */
+  stream: StreamName;
+  /** The `time` field, at full precision. */
+  time: LogTime;
+  /** The `attrs` field, when present. */
+  attrs?: Record<string, string>;
+}
+
+const ARENA_SIZE = 1 << 20;
+
+/**
+ * Decodes json-file lines, as moby's `jsonlog.JSONLog` unmarshalling but
+ * byte-exact: escapes are undone (`\u003c` → `<`, a surrogate pair → one
+ * 4-byte character, a lone surrogate → U+FFFD as Go), and raw bytes are kept
+ * as they are (Go would replace invalid UTF-8; Docker never writes any).
+ * Keys may come in any order, with any JSON whitespace, and unknown keys are
+ * skipped; `log`, `stream` (`stdout` or `stderr`) and `time` (RFC 3339) are
+ * required, `attrs` must map strings to strings.
+ *
+ * The `log` arrays it returns are views: of the line itself when it holds
+ * no escape, else of a buffer shared with other records (a new one per MiB
+ * of output, so that decoding allocates little). Neither is reused.
+ *
+ * @example Usage
+ * ```ts
+ * import { JsonFileDecoder } from "./json_file.ts";
+ * import assert from "node:assert/strict";
+ * const decoder = new JsonFileDecoder();
+ * const record = decoder.decode(new TextEncoder().encode(
+ *   '{"log":"a \\u003cb\\u003e\\n","stream":"stderr","time":"2026-11-29T15:53:54.2731822Z"}',
+ * ));
+ * assert.equal(new TextDecoder().decode(record.log), "a <b>\n");
+ * assert.equal(record.stream, "stderr");
+ * assert.deepEqual(record.time, { sec: 1795967634, nsec: 273182200 });
+ * ```
+ */
+export class JsonFileDecoder {
+  #arena = new Uint8Array(0);
+  #used = 0;
+
+  /**
+   * Decodes one line.
+   *
+   * @param line The line's bytes, with or without its `\n`.
+   * @returns The entry.
+   * @throws {SyntaxError} If the line is not a json-file entry (damage); the
+   *   message says what is wrong and at which column.
+   */
+  decode(line: Uint8Array): JsonFileRecord {
+    return parseEntry(line, this);
+  }
+
+  /** Room for `n` bytes: a view that the caller may shorten. @ignore */
+  reserve(n: number): Uint8Array {
+    if (this.#used + n > this.#arena.length) {
+      this.#arena = new Uint8Array(Math.max(ARENA_SIZE, n));
+      this.#used = 0;
+    }
+    return this.#arena.subarray(this.#used, this.#used + n);
+  }
+
+  /** Keeps the first `n` bytes of the last reserved view. @ignore */
+  commit(n: number): void {
+    this.#used += n;
+  }
+}
+
+let oneShot: JsonFileDecoder | undefined;
+
+/**
+ * Decodes one line of a json-file log (see {@linkcode JsonFileDecoder} for
+ * the rules; use one to decode many lines).
+ *
+ * @param line The line's bytes, with or without its `\n`.
+ * @returns The entry.
+ * @throws {SyntaxError} If the line is not a json-file entry (damage).
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeJsonFileLine } from "./json_file.ts";
+ * import assert from "node:assert/strict";
+ * const line = new TextEncoder().encode(
+ *   '{"log":"\\ud83d\\ude00 ok\\n","stream":"stdout","time":"2026-11-29T16:53:54+01:00"}',
+ * );
+ * const record = decodeJsonFileLine(line);
+ * assert.equal(new TextDecoder().decode(record.log), "😀 ok\n");
+ * assert.deepEqual(record.time, { sec: 1795967634, nsec: 0 });
+ * ```
+ */
+export function decodeJsonFileLine(line: Uint8Array): JsonFileRecord {
+  oneShot ??= new JsonFileDecoder();
+  return oneShot.decode(line);
+}
+
+class DecodeError extends SyntaxError {}
+
+function fail(what: string, at: number): never {
+  throw new DecodeError(`Not a json-file entry: ${what} at column ${at + 1}`);
+}
+
+function skipSpace(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = b[++i];
+  return i;
+}
+
+function expect(b: Uint8Array, i: number, c: number): number {
+  if (b[i] !== c) {
+    fail(
+      i >= b.length
+        ? `end of line where '${String.fromCharCode(c)}' was expected`
+        : `'${String.fromCharCode(c)}' expected`,
+      i,
+    );
+  }
+  return i + 1;
+}
+
+const KEY_OTHER = 0;
+const KEY_LOG = 1;
+const KEY_STREAM = 2;
+const KEY_TIME = 3;
+const KEY_ATTRS = 4;
+
+/** Which known key the string starting at `b[i]` (after its quote) is. */
+function knownKey(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c === 0x6c) { // log"
+    if (b[i + 1] === 0x6f && b[i + 2] === 0x67 && b[i + 3] === 0x22) {
+      return KEY_LOG;
+    }
+  } else if (c === 0x73) { // stream"
+    if (
+      b[i + 1] === 0x74 && b[i + 2] === 0x72 && b[i + 3] === 0x65 &&
+      b[i + 4] === 0x61 && b[i + 5] === 0x6d && b[i + 6] === 0x22
+    ) return KEY_STREAM;
+  } else if (c === 0x74) { // time"
+    if (
+      b[i + 1] === 0x69 && b[i + 2] === 0x6d && b[i + 3] === 0x65 &&
+      b[i + 4] === 0x22
+    ) return KEY_TIME;
+  } else if (c === 0x61) { // attrs"
+    if (
+      b[i + 1] === 0x74 && b[i + 2] === 0x74 && b[i + 3] === 0x72 &&
+      b[i + 4] === 0x73 && b[i + 5] === 0x22
+    ) return KEY_ATTRS;
+  }
+  return KEY_OTHER;
+}
+
+// Results of the parsing helpers that return a value and a position.
+let parsedEnd = 0;
+
+function parseEntry(b: Uint8Array, decoder: JsonFileDecoder): JsonFileRecord {
+  let log: Uint8Array | undefined;
+  let stream: StreamName | "" | undefined;
+  let time: LogTime | undefined;
+  let attrs: Record<string, string> | undefined;
+  let i = expect(b, skipSpace(b, 0), 0x7b);
+  i = skipSpace(b, i);
+  if (b[i] !== 0x7d) {
+    for (;;) {
+      i = expect(b, i, 0x22);
+      const key = knownKey(b, i);
+      const keyEnd = scanString(b, i);
+      if (keyEnd < 0) stringFailure(keyEnd, i);
+      i = skipSpace(b, keyEnd + 1);
+      i = skipSpace(b, expect(b, i, 0x3a));
+      if (key === KEY_LOG) {
+        log = stringBytes(b, i, decoder);
+        i = parsedEnd;
+      } else if (key === KEY_STREAM) {
+        stream = streamName(b, i);
+        i = parsedEnd;
+      } else if (key === KEY_TIME) {
+        time = timeValue(b, i);
+        i = parsedEnd;
+      } else if (key === KEY_ATTRS) {
+        attrs = stringMap(b, i);
+        i = parsedEnd;
+      } else {
+        i = skipValue(b, i, 0);
+      }
+      i = skipSpace(b, i);
+      if (b[i] !== 0x2c) break;
+      i = skipSpace(b, i + 1);
+    }
+  }
+  i = skipSpace(b, expect(b, i, 0x7d));
+  if (i !== b.length) fail("text after the entry", i);
+  if (log === undefined) fail('no "log" field', 0);
+  if (stream === undefined) fail('no "stream" field', 0);
+  if (stream === "") fail('"stream" is neither "stdout" nor "stderr"', 0);
+  if (time === undefined) fail('no "time" field', 0);
+  const record: JsonFileRecord = { log, stream, time };
+  if (attrs !== undefined) record.attrs = attrs;
+  return record;
+}
+
+function stringFailure(code: number, start: number): never {
+  if (code === -1) fail("unterminated string", start - 1);
+  return fail("control byte in a string", -code - 2);
+}
+
+/** A JSON string at `b[i]` as bytes, escapes undone; sets `parsedEnd`. */
+function stringBytes(
+  b: Uint8Array,
+  i: number,
+  decoder: JsonFileDecoder,
+): Uint8Array {
+  const start = expect(b, i, 0x22);
+  // One pass: copy (undoing escapes) up to the closing quote.
+  const out = decoder.reserve(b.length - start);
+  const n = unescapeString(b, start, b.length, out);
+  if (n < 0) {
+    const end = scanString(b, start);
+    if (end < 0) stringFailure(end, start);
+    fail("bad escape in a string", -n - 1);
+  }
+  decoder.commit(n);
+  return out.subarray(0, n);
+}
+
+const utf8Decoder = new TextDecoder();
+
+function stringValue(b: Uint8Array, i: number): string {
+  const start = expect(b, i, 0x22);
+  const out = new Uint8Array(b.length - start);
+  const n = unescapeString(b, start, b.length, out);
+  if (n < 0) {
+    const end = scanString(b, start);
+    if (end < 0) stringFailure(end, start);
+    fail("bad escape in a string", -n - 1);
+  }
+  return utf8Decoder.decode(out.subarray(0, n));
+}
+
+function streamName(b: Uint8Array, i: number): StreamName | "" {
+  // "stdout" or "stderr" exactly, else "" (an error once all is parsed).
+  if (
+    b[i] === 0x22 && b[i + 1] === 0x73 && b[i + 2] === 0x74 &&
+    b[i + 3] === 0x64 && b[i + 7] === 0x22
+  ) {
+    const c4 = b[i + 4], c5 = b[i + 5], c6 = b[i + 6];
+    parsedEnd = i + 8;
+    if (c4 === 0x6f && c5 === 0x75 && c6 === 0x74) return "stdout";
+    if (c4 === 0x65 && c5 === 0x72 && c6 === 0x72) return "stderr";
+  }
+  stringValue(b, i);
+  return "";
+}
+
+function timeValue(b: Uint8Array, i: number): LogTime {
+  if (b[i] === 0x22) {
+    const end = b.indexOf(0x22, i + 1);
+    if (end !== -1) {
+      const time = parseRfc3339Bytes(b, i + 1, end);
+      if (time !== undefined) {
+        parsedEnd = end + 1;
+        return time;
+      }
+    }
+  }
+  return fail('"time" is not an RFC 3339 time', i);
+}
+
+function stringMap(b: Uint8Array, i: number): Record<string, string> {
+  const map: Record<string, string> = {};
+  i = skipSpace(b, expect(b, i, 0x7b));
+  if (b[i] === 0x7d) {
+    parsedEnd = i + 1;
+    return map;
+  }
+  for (;;) {
+    const key = stringValue(b, skipSpace(b, i));
+    i = skipSpace(b, expect(b, skipSpace(b, parsedEnd), 0x3a));
+    map[key] = stringValue(b, i);
+    i = skipSpace(b, parsedEnd);
+    if (b[i] === 0x2c) {
+      i++;
+      continue;
+    }
+    parsedEnd = expect(b, i, 0x7d);
+    return map;
+  }
+}
+
+const NUMBER_OR_WORD =
+  /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?)/;
+
+/** Skips any JSON value at `b[i]`; returns the index after it. */
+function skipValue(b: Uint8Array, i: number, depth: number): number {
+  if (depth > 64) fail("nesting too deep", i);
+  const c = b[i];
+  if (c === 0x22) {
+    const end = scanString(b, i + 1);
+    if (end < 0) stringFailure(end, i + 1);
+    return end + 1;
+  }
+  if (c === 0x7b || c === 0x5b) {
+    const close = c === 0x7b ? 0x7d : 0x5d;
+    i = skipSpace(b, i + 1);
+    if (b[i] === close) return i + 1;
+    for (;;) {
+      if (c === 0x7b) {
+        i = skipValue(b, skipSpace(b, expect(b, i, 0x22) - 1), depth + 1);
+        i = skipSpace(b, expect(b, skipSpace(b, i), 0x3a));
+      }
+      i = skipSpace(b, skipValue(b, i, depth + 1));
+      if (b[i] === 0x2c) {
+        i = skipSpace(b, i + 1);
+        continue;
+      }
+      return expect(b, i, close);
+    }
+  }
+  let end = i;
+  while (end < b.length && end - i < 64 && b[end] > 0x20 && b[end] !== 0x2c) {
+    if (b[end] === 0x7d || b[end] === 0x5d) break;
+    end++;
+  }
+  const word = NUMBER_OR_WORD.exec(
+    String.fromCharCode(...b.subarray(i, end)),
+  );
+  if (word === null || word[0].length !== end - i) fail("bad value", i);
+  return end;
+}
+
+/** Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function digit(b: Uint8Array, i: number): number {
+  const c = b[i] - 0x30;
+  return c >= 0 && c <= 9 ? c : NaN;
+}
+
+function twoDigits(b: Uint8Array, i: number): number {
+  return digit(b, i) * 10 + digit(b, i + 1);
+}
+
+/**
+ * Parses RFC 3339 time bytes (`2026-11-29T15:53:54.2731822Z`, or with an
+ * offset such as `+01:00`, up to nine fractional digits) without making a
+ * string: what json-file and CRI logs hold.
+ *
+ * @param b The buffer.
+ * @param start Index of the first byte.
+ * @param end Index after the last byte.
+ * @returns The time, or `undefined` when the bytes are not such a time.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseRfc3339Bytes } from "./json_file.ts";
+ * import assert from "node:assert/strict";
+ * const text = new TextEncoder().encode("2026-11-29T15:54:16.567733509+00:00");
+ * assert.deepEqual(parseRfc3339Bytes(text, 0, text.length), {
+ *   sec: 1795967656,
+ *   nsec: 567733509,
+ * });
+ * ```
+ */
+export function parseRfc3339Bytes(
+  b: Uint8Array,
+  start: number,
+  end: number,
+): LogTime | undefined {
+  if (end - start < 20) return undefined;
+  const year = twoDigits(b, start) * 100 + twoDigits(b, start + 2);
+  const month = twoDigits(b, start + 5);
+  const day = twoDigits(b, start + 8);
+  const hour = twoDigits(b, start + 11);
+  const minute = twoDigits(b, start + 14);
+  const second = twoDigits(b, start + 17);
+  const t = b[start + 10];
+  if (
+    b[start + 4] !== 0x2d || b[start + 7] !== 0x2d ||
+    (t !== 0x54 && t !== 0x74 && t !== 0x20) || b[start + 13] !== 0x3a ||
+    b[start + 16] !== 0x3a || !(month >= 1 && month <= 12) ||
+    !(day >= 1 && day <= 31) || !(hour <= 23) || !(minute <= 59) ||
+    !(second <= 60) || !(year >= 0)
+  ) return undefined;
+  let i = start + 19;
+  let nsec = 0;
+  if (b[i] === 0x2e) {
+    i++;
+    const first = i;
+    while (i < end && b[i] >= 0x30 && b[i] <= 0x39) {
+      nsec = nsec * 10 + (b[i] - 0x30);
+      i++;
+    }
+    const digits = i - first;
+    if (digits === 0 || digits > 9) return undefined;
+    for (let k = digits; k < 9; k++) nsec *= 10;
+  }
+  let offset = 0;
+  const z = b[i];
+  if ((z === 0x5a || z === 0x7a) && i + 1 === end) {
+    // UTC
+  } else if ((z === 0x2b || z === 0x2d) && i + 6 === end && b[i + 3] === 0x3a) {
+    const oh = twoDigits(b, i + 1);
+    const om = twoDigits(b, i + 4);
+    if (!(oh <= 23 && om <= 59)) return undefined;
+    offset = (oh * 60 + om) * 60 * (z === 0x2b ? 1 : -1);
+  } else return undefined;
+  const sec = daysFromCivil(year, month, day) * 86400 + hour * 3600 +
+    minute * 60 + second - offset;
+  return { sec, nsec };
+}
+
+/**
+ * Finds the closing quote of a JSON string whose content starts at `i`.
+ * Returns its index, -1 if there is none, or -2-k for a control byte at k.
+ */
+function scanString(b: Uint8Array, i: number): number {
+  const n = b.length;
+  while (i < n) {
+    const c = b[i];
+    if (c === 0x22) return i;
+    if (c === 0x5c) i += 2;
+    else if (c < 0x20) return -2 - i;
+    else i++;
+  }
+  return -1;
+}
+
+function hex4(b: Uint8Array, i: number): number {
+  let v = 0;
+  for (let k = 0; k < 4; k++) {
+    const c = b[i + k];
+    let h: number;
+    if (c >= 0x30 && c <= 0x39) h = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) h = c - 0x57;
+    else if (c >= 0x41 && c <= 0x46) h = c - 0x37;
+    else return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+/**
+ * Copies the content of a JSON string starting at `b[start]` into `out`, up
+ * to its closing quote (before `end`), with its escapes undone; sets
+ * `parsedEnd` after the quote. Returns the length written, or -1-k for a bad
+ * escape or a control byte at k, or for a missing quote.
+ */
+function unescapeString(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+): number {
+  let o = 0;
+  let i = start;
+  while (i < end) {
+    const c = b[i];
+    if (c === 0x22) {
+      parsedEnd = i + 1;
+      return o;
+    }
+    if (c !== 0x5c) {
+      if (c < 0x20) return -1 - i;
+      out[o++] = c;
+      i++;
+      continue;
+    }
+    const e = b[i + 1];
+    if (e === 0x6e) out[o++] = 0x0a; // n
+    else if (e === 0x22 || e === 0x5c || e === 0x2f) out[o++] = e;
+    else if (e === 0x72) out[o++] = 0x0d; // r
+    else if (e === 0x74) out[o++] = 0x09; // t
+    else if (e === 0x62) out[o++] = 0x08; // b
+    else if (e === 0x66) out[o++] = 0x0c; // f
+    else if (e === 0x75) { // u
+      let cp = i + 6 <= end ? hex4(b, i + 2) : -1;
+      if (cp < 0) return -1 - i;
+      i += 4;
+      if (cp >= 0xd800 && cp < 0xdc00) {
+        // A high surrogate: a pair only when a low one follows.
+        const lo = b[i + 2] === 0x5c && b[i + 3] === 0x75 && i + 8 <= end
+          ? hex4(b, i + 4)
+          : -1;
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          i += 6;
+        } else cp = 0xfffd;
+      } else if (cp >= 0xdc00 && cp < 0xe000) cp = 0xfffd;
+      o = writeUtf8(out, o, cp);
+    } else return -1 - i;
+    i += 2;
+  }
+  return -1 - end;
+}
+
+function writeUtf8(out: Uint8Array, o: number, cp: number): number {
+  if (cp < 0x80) {
+    out[o++] = cp;
+  } else if (cp < 0x800) {
+    out[o++] = 0xc0 | (cp >> 6);
+    out[o++] = 0x80 | (cp & 0x3f);
+  } else if (cp < 0x10000) {
+    out[o++] = 0xe0 | (cp >> 12);
+    out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+    out[o++] = 0x80 | (cp & 0x3f);
+  } else {
+    out[o++] = 0xf0 | (cp >> 18);
+    out[o++] = 0x80 | ((cp >> 12) & 0x3f);
+    out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+    out[o++] = 0x80 | (cp & 0x3f);
+  }
+  return o;
 }

@@ -84,7 +84,9 @@ export async function copyStreams(
 
   async function pump(name: StreamName, reader: ByteReader): Promise<void> {
     const framer = new LineFramer();
-    const buffer = new Uint8Array(readSize);
+    // Two buffers: the next read runs while this one is encoded.
+    const buffers = [new Uint8Array(readSize), new Uint8Array(readSize)];
+    let current = 0;
     let lineTime: LogTime | undefined;
     let now: LogTime;
     const emit = (piece: Uint8Array, partial: boolean) => {
@@ -94,13 +96,17 @@ export async function copyStreams(
     };
     const fastPath = sink.writeLines !== undefined;
     let eof = false;
+    let reading = reader.read(buffers[current]);
     while (!options.signal?.aborted) {
-      const n = await Promise.race([reader.read(buffer), aborted]);
+      const n = await Promise.race([reading, aborted]);
       if (n === null) {
         eof = true;
         break;
       }
       if (n === ABORTED) break;
+      const buffer = buffers[current];
+      current ^= 1;
+      reading = reader.read(buffers[current]);
       result.bytes[name] += n;
       now = clock.now();
       let i = 0;
