@@ -9,6 +9,16 @@
  *   --name web --log-opt max-size=10m --log-opt max-file=3 -- ls -l /
  * ```
  *
+ * With `-t` the app runs on a new pseudo-terminal and its output is logged
+ * as `stdout` with the terminal's `\r\n`; `-it` also types the shim's stdin
+ * into it and shows the output (on a terminal: raw mode, every key passed
+ * on, Ctrl-C included, and the window size followed):
+ *
+ * ```sh
+ * deno run --allow-run --allow-read --allow-write --allow-env --allow-ffi \
+ *   shim.ts --name box -it -- sh
+ * ```
+ *
  * With no command it runs the example app (`app.ts`). The shim exits with
  * the app's exit code (128+n if a signal n killed it), 125 if the shim or
  * the driver failed, 126/127 if the command cannot run or is not found, and
@@ -17,7 +27,9 @@
  *
  * Permissions: `--allow-run` (it runs arbitrary commands, through
  * `/bin/sh`), `--allow-read` (PATH lookup), `--allow-write` (data root,
- * temporary FIFOs) and `--allow-env` (the app inherits the environment).
+ * temporary FIFOs) and `--allow-env` (the app inherits the environment);
+ * with `-t` also `--allow-ffi` (the pseudo-terminal comes from the C
+ * library; Linux only, and util-linux's `setsid` must be installed).
  *
  * @module
  */
@@ -32,6 +44,7 @@ export {
   shimLogPath,
   type ShimOptions,
 } from "./src/shim.ts";
+export { DEFAULT_WINDOW_SIZE, type WindowSize } from "./src/pty.ts";
 export {
   defaultDataRoot,
   parseShimArgs,

@@ -17,6 +17,13 @@ import { logConfigPath } from "./log_paths.ts";
 import { DEFAULT_PATH, lookPath } from "./path_lookup.ts";
 import { validateIdentifier } from "./identifiers.ts";
 import { logPathFor } from "./sinks.ts";
+import { DEFAULT_WINDOW_SIZE, PseudoTerminal, type WindowSize } from "./pty.ts";
+import {
+  InputReader,
+  onWindowResize,
+  RawMode,
+  terminalWindowSize,
+} from "./terminal.ts";
 
 /** Exit code of the shim when it or the log driver fails, as `docker run`. */
 export const SHIM_FAILURE_EXIT_CODE = 125;
@@ -64,6 +71,32 @@ export interface ShimOptions {
    * shim's), and recorded for the driver's `env` options.
    */
   env?: Readonly<Record<string, string>>;
+  /**
+   * Terminal mode (`nerdctl run -t`): the app runs on a new pseudo-terminal,
+   * its controlling terminal and its stdin, stdout and stderr. Everything it
+   * writes is logged as `stdout`, with the terminal's `\r\n` line endings;
+   * the driver's stderr (fd 4) carries nothing. Needs `--allow-ffi` and
+   * util-linux's `setsid`.
+   *
+   * @default {false}
+   */
+  tty?: boolean;
+  /**
+   * Keep stdin open (`nerdctl run -i`): the app reads the shim's stdin.
+   * With `tty`, the shim types its stdin into the pseudo-terminal and
+   * writes the terminal's output to its own stdout too (still logging it);
+   * when its stdin is a terminal, that terminal is put in raw mode while the
+   * app runs, so that every key (Ctrl-C included) goes to the app.
+   *
+   * @default {false}
+   */
+  interactive?: boolean;
+  /**
+   * With `tty`, the pseudo-terminal's window size.
+   *
+   * @default {the size of the shim's terminal, following its changes; 80×24 without one}
+   */
+  windowSize?: WindowSize;
   /**
    * How long the driver may take to signal ready, in milliseconds.
    *
@@ -153,10 +186,10 @@ export function shimLogPath(
  * 4. Waits for the ready byte. If the driver exits first, or `readyTimeout`
  *    passes, or SIGINT/SIGTERM arrives, it stops the driver and returns 125
  *    (128+n for a signal) without starting the app.
- * 5. Starts the app with stdin `/dev/null` and stdout/stderr the FIFOs
- *    themselves, forwarding SIGINT and SIGTERM to it. The shim holds its own
- *    write ends until the app exits, so the driver sees end of file only
- *    then.
+ * 5. Starts the app with stdin `/dev/null` (the shim's stdin with
+ *    `interactive`) and stdout/stderr the FIFOs themselves, forwarding
+ *    SIGINT and SIGTERM to it. The shim holds its own write ends until the
+ *    app exits, so the driver sees end of file only then.
  * 6. Closes its ends, sends SIGTERM to the driver, kills it after
  *    `killTimeout`, removes the temporary folder, and writes one line with
  *    the container id, exit code and log path.
@@ -164,10 +197,28 @@ export function shimLogPath(
  * With `logDriver: "none"`, steps 2–4 are skipped and the output discarded.
  * Messages for the user (and the driver's stderr) go to `options.stderr`.
  *
+ * With `tty` (terminal mode), step 1 also opens a pseudo-terminal (125 if
+ * that fails), and step 5 differs: right after the driver is ready the shim
+ * closes its end of the stderr FIFO, so the driver reads end of file on
+ * fd 4 at once (containerd gives a terminal-mode logger an fd 4 that carries
+ * nothing, too). The app is started by `setsid -c` in a new session, with
+ * the terminal as its controlling terminal, stdin, stdout and stderr. The
+ * shim copies the terminal's output to the stdout FIFO (and to its own
+ * stdout with `interactive`) until the app has exited and every process
+ * holding the terminal has closed it, or nothing more has come for a
+ * second. With `interactive`, it types its stdin into the terminal (raw
+ * mode while the app runs when stdin is a terminal, restored on every way
+ * out), and follows its own terminal's size (SIGWINCH) unless `windowSize`
+ * is given.
+ *
  * Needs `--allow-run` (it runs `/bin/sh`, which runs `mkfifo`, Deno and the
  * command), `--allow-read` (PATH lookup, Deno's path), `--allow-write`
  * (data root, temporary folder) and `--allow-env` (the app inherits the
- * whole environment). It listens for SIGINT and SIGTERM while it runs.
+ * whole environment); with `tty` also `--allow-ffi` (the pseudo-terminal
+ * comes from the C library). It listens for SIGINT and SIGTERM while it
+ * runs; in terminal mode also for SIGHUP and SIGQUIT (passed to the app
+ * too, so that the shim outlives it and restores the user's terminal) and
+ * SIGWINCH.
  *
  * @param options The container's settings.
  * @returns The app's exit code (128+n if killed by signal n), 125 if the
@@ -175,7 +226,7 @@ export function shimLogPath(
  * @throws {RangeError} If the id, namespace, data root or log path is
  * invalid, or the driver is unknown.
  * @throws {Error} If the shim cannot set itself up (temporary folder,
- * FIFOs, starting `/bin/sh`).
+ * FIFOs, starting `/bin/sh`), or the terminal's output cannot be read.
  *
  * @example Usage
  * ```ts ignore
@@ -193,7 +244,13 @@ export function shimLogPath(
 export async function runShim(options: ShimOptions): Promise<number> {
   const config = checkOptions(options);
   const out = new Output(options.stderr ?? Deno.stderr.writable);
-  const signals = new SignalRelay();
+  // In terminal mode also SIGHUP and SIGQUIT: the shim must outlive the app
+  // to drain its output and restore the user's terminal.
+  const signals = new SignalRelay(
+    config.tty
+      ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]
+      : ["SIGINT", "SIGTERM"],
+  );
   try {
     const appEnv = { ...Deno.env.toObject(), ...config.env };
     let argv: string[];
@@ -222,17 +279,34 @@ export async function runShim(options: ShimOptions): Promise<number> {
       }
       argv = [found.path, ...config.command.slice(1)];
     }
+    const app: App = {
+      argv,
+      env: appEnv,
+      stdin: config.interactive ? "inherit" : "null",
+      terminal: null,
+    };
+    if (config.tty) {
+      const terminal = await openTerminal(config, out);
+      if (typeof terminal === "number") return terminal;
+      app.terminal = terminal;
+    }
 
     let status: Deno.CommandStatus;
-    if (config.logDriver === "none") {
-      if (signals.received !== null) {
-        return 128 + signalNumber(signals.received);
+    try {
+      if (config.logDriver === "none") {
+        if (signals.received !== null) {
+          return 128 + signalNumber(signals.received);
+        }
+        status = app.terminal === null
+          ? await runCommand(app, null, signals)
+          : await runInTerminal(app, app.terminal, null, signals);
+      } else {
+        const result = await runWithDriver(config, app, signals, out);
+        if (result.failed) return result.code;
+        status = result.status;
       }
-      status = await runCommand(argv, appEnv, null, signals);
-    } else {
-      const result = await runWithDriver(config, argv, appEnv, signals, out);
-      if (result.failed) return result.code;
-      status = result.status;
+    } finally {
+      app.terminal?.pty.close();
     }
     await out.say(
       `shimlog: container ${config.id} exited with code ${status.code}${
@@ -281,6 +355,9 @@ interface Config {
   labels: Record<string, string>;
   env: Record<string, string>;
   logPath: string | null;
+  tty: boolean;
+  interactive: boolean;
+  windowSize: WindowSize | null;
   readyTimeout: number;
   killTimeout: number;
   driverPath: string | URL;
@@ -328,6 +405,9 @@ function checkOptions(options: ShimOptions): Config {
     labels: { ...options.labels },
     env: { ...options.env },
     logPath: shimLogPath(base),
+    tty: options.tty ?? false,
+    interactive: options.interactive ?? false,
+    windowSize: options.windowSize ?? null,
     readyTimeout: options.readyTimeout ?? 10_000,
     killTimeout: options.killTimeout ?? 12_000,
     driverPath: options.driverPath ?? new URL("../driver.ts", import.meta.url),
@@ -338,8 +418,7 @@ function checkOptions(options: ShimOptions): Config {
 /** Steps 2 to 6 of runShim; `failed` means the app never ran. */
 async function runWithDriver(
   config: Config,
-  argv: string[],
-  appEnv: Record<string, string>,
+  app: App,
   signals: SignalRelay,
   out: Output,
 ): Promise<
@@ -401,10 +480,16 @@ async function runWithDriver(
       if (outcome.kind === "ready" && signals.received === null) {
         // The driver holds the read ends, the shim the write ends, so the
         // app's own opens of the FIFOs cannot block.
-        await outEnd.opened();
+        const log = await outEnd.opened();
         await errEnd.opened();
+        // Terminal mode: fd 4 carries nothing, and the driver's reader of it
+        // ends at once. (It has opened /dev/fd/4 before signalling ready, so
+        // closing now cannot leave its open blocked.)
+        if (app.terminal !== null) await errEnd.close();
         appRunning = true;
-        const status = await runCommand(argv, appEnv, fifos, signals);
+        const status = app.terminal === null
+          ? await runCommand(app, fifos, signals)
+          : await runInTerminal(app, app.terminal, log, signals);
         appRunning = false;
         await outEnd.close();
         await errEnd.close();
@@ -610,31 +695,94 @@ async function waitReady(
   }
 }
 
+/** The app to run: its command line, environment and stdio. */
+interface App {
+  argv: string[];
+  env: Record<string, string>;
+  /** `inherit`: the shim's stdin (`-i` without `-t`). */
+  stdin: "null" | "inherit";
+  /** Terminal mode (`-t`), or `null`. */
+  terminal: AppTerminal | null;
+}
+
+/** What terminal mode needs, set up before the driver starts. */
+interface AppTerminal {
+  pty: PseudoTerminal;
+  /** util-linux's `setsid`, which makes the pty the controlling terminal. */
+  setsid: string;
+  /** Type the shim's stdin into the pty and show its output (`-i`). */
+  interactive: boolean;
+  /** Follow the shim's own terminal's size (SIGWINCH). */
+  followSize: boolean;
+}
+
+/**
+ * How long the terminal's output is read after the app exited while some
+ * other process (started by the app) still holds the terminal open and is
+ * silent, in milliseconds.
+ */
+const TERMINAL_DRAIN_IDLE_MS = 1000;
+
+/**
+ * Finds `setsid` and opens the pseudo-terminal, sized as our terminal (or
+ * as `windowSize`, or 80×24). Returns the exit code instead if it cannot.
+ */
+async function openTerminal(
+  config: Config,
+  out: Output,
+): Promise<AppTerminal | number> {
+  const setsid = await lookPath("setsid", { path: DEFAULT_PATH });
+  if (setsid.status !== "found") {
+    await out.say(
+      "shimlog: -t needs setsid (util-linux), which is not on " +
+        DEFAULT_PATH,
+    );
+    return SHIM_FAILURE_EXIT_CODE;
+  }
+  const ours = config.windowSize === null ? terminalWindowSize() : null;
+  try {
+    const pty = PseudoTerminal.open(
+      config.windowSize ?? ours ?? DEFAULT_WINDOW_SIZE,
+    );
+    return {
+      pty,
+      setsid: setsid.path,
+      interactive: config.interactive,
+      followSize: ours !== null,
+    };
+  } catch (error) {
+    await out.say(
+      `shimlog: cannot open a pseudo-terminal for -t: ${describe(error)}`,
+    );
+    return SHIM_FAILURE_EXIT_CODE;
+  }
+}
+
 /**
  * Runs the app through `sh -c 'exec "$@" …'` so its stdio are the FIFOs
  * themselves (or `/dev/null`), forwarding signals to it while it runs.
  */
 async function runCommand(
-  argv: string[],
-  env: Record<string, string>,
+  app: App,
   fifos: { out: string; err: string } | null,
   signals: SignalRelay,
 ): Promise<Deno.CommandStatus> {
+  const input = app.stdin === "null" ? " </dev/null" : "";
   const args = fifos === null
-    ? ["-c", 'exec "$@" </dev/null >/dev/null 2>&1', "sh", ...argv]
+    ? ["-c", `exec "$@"${input} >/dev/null 2>&1`, "sh", ...app.argv]
     : [
       "-c",
-      'out=$1 err=$2; shift 2; exec "$@" </dev/null >"$out" 2>"$err"',
+      `out=$1 err=$2; shift 2; exec "$@"${input} >"$out" 2>"$err"`,
       "sh",
       fifos.out,
       fifos.err,
-      ...argv,
+      ...app.argv,
     ];
   const child = new Deno.Command("/bin/sh", {
     args,
     clearEnv: true,
-    env,
-    stdin: "null",
+    env: app.env,
+    stdin: app.stdin,
     stdout: "null",
     // Only the shell's own errors (a failed redirection) land here.
     stderr: "inherit",
@@ -648,7 +796,209 @@ async function runCommand(
 }
 
 /**
- * Listens for SIGINT and SIGTERM while the shim runs. Before the app starts
+ * Runs the app on the pseudo-terminal: `setsid -c` gives it a new session
+ * whose controlling terminal is the pty, opened once read-write as its
+ * stdin, stdout and stderr (as `login` does). While it runs, the terminal's
+ * output is copied to `log` (the stdout FIFO; `null` discards it) and, with
+ * `-i`, to our stdout, and our stdin is typed into the terminal. After it
+ * exits, the output is read to the end (see {@linkcode ConsoleCopy.drain})
+ * before this returns, and our terminal is restored on every way out.
+ */
+async function runInTerminal(
+  app: App,
+  terminal: AppTerminal,
+  log: Deno.FsFile | null,
+  signals: SignalRelay,
+): Promise<Deno.CommandStatus> {
+  const { pty } = terminal;
+  const stopResize = terminal.followSize
+    ? onWindowResize((size) => {
+      try {
+        pty.setSize(size);
+      } catch {
+        // The pty is closed: the app is gone.
+      }
+    })
+    : () => {};
+  const stopTyping = new AbortController();
+  let input: InputReader | null = null;
+  let raw: RawMode | null = null;
+  let typing: Promise<void> = Promise.resolve();
+  let copy: ConsoleCopy | null = null;
+  try {
+    if (terminal.interactive) {
+      input = new InputReader();
+      raw = RawMode.enter();
+    }
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'pts=$1; shift; exec "$@" 0<>"$pts" 1>&0 2>&0',
+        "sh",
+        pty.path,
+        terminal.setsid,
+        // -c: the pty (stdin) becomes the controlling terminal. setsid does
+        // not fork, since Deno's children are not process group leaders: the
+        // app keeps the child's pid, and so gets our signals and gives us
+        // its exit status directly.
+        "-c",
+        ...app.argv,
+      ],
+      clearEnv: true,
+      env: app.env,
+      stdin: "null",
+      stdout: "null",
+      // Only the shell's own errors (a failed redirection) land here.
+      stderr: "inherit",
+    }).spawn();
+    signals.forwardTo(child);
+    copy = new ConsoleCopy(pty, log, terminal.interactive ? Deno.stdout : null);
+    if (input !== null) typing = typeInto(pty, input, stopTyping.signal);
+    let status: Deno.CommandStatus;
+    try {
+      status = await child.status;
+    } finally {
+      signals.forwardTo(null);
+    }
+    // Nothing more is typed; what the app wrote is still read to the end.
+    stopTyping.abort();
+    pty.closeSlave();
+    await copy.drain(TERMINAL_DRAIN_IDLE_MS);
+    return status;
+  } finally {
+    stopTyping.abort();
+    copy?.stop();
+    await typing;
+    await copy?.done.catch(() => {});
+    input?.close();
+    raw?.restore();
+    stopResize();
+  }
+}
+
+/** Types what arrives on our stdin into the pty, until stopped or end of input. */
+async function typeInto(
+  pty: PseudoTerminal,
+  input: InputReader,
+  signal: AbortSignal,
+): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  try {
+    let n;
+    while ((n = await input.read(buffer, { signal })) !== null) {
+      await pty.write(buffer.subarray(0, n), { signal });
+    }
+  } catch {
+    // Stopped, the pty closed, or stdin failed: nothing more to type. As in
+    // Docker, the end of our stdin is not passed on (a terminal has no end
+    // of file; the app may still be running).
+  }
+}
+
+/**
+ * Copies the terminal's output to the log and, with `-i`, to our stdout.
+ * A log that fails (the driver died) is dropped, and the copy goes on, so
+ * the app never blocks on a full terminal.
+ */
+class ConsoleCopy {
+  /** Settles when the copy ends; rejects if the pty cannot be read. */
+  readonly done: Promise<void>;
+  #pty: PseudoTerminal;
+  #log: Deno.FsFile | null;
+  #mirror: { write(bytes: Uint8Array): Promise<number> } | null;
+  #stop = new AbortController();
+  #idleMs: number | null = null;
+  #reading = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    pty: PseudoTerminal,
+    log: Deno.FsFile | null,
+    mirror: { write(bytes: Uint8Array): Promise<number> } | null,
+  ) {
+    this.#pty = pty;
+    this.#log = log;
+    this.#mirror = mirror;
+    this.done = this.#run();
+    // Handled when awaited; until then a failure must not count as unhandled.
+    this.done.catch(() => {});
+  }
+
+  /**
+   * Called once the app exited and the shim closed its slave: reads on
+   * until end of file (no process holds the terminal any more), or until
+   * nothing has come for `idleMs` while a process the app left behind still
+   * holds it. The wait counts only time spent waiting for output, not time
+   * spent writing it to a slow driver.
+   */
+  drain(idleMs: number): Promise<void> {
+    this.#idleMs = idleMs;
+    if (this.#reading) this.#arm();
+    return this.done;
+  }
+
+  /** Stops at once (an error path). */
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    if (this.#idleMs === null) return;
+    this.#timer = setTimeout(() => this.#stop.abort(), this.#idleMs);
+  }
+
+  async #run(): Promise<void> {
+    const buffer = new Uint8Array(65536);
+    try {
+      for (;;) {
+        this.#reading = true;
+        this.#arm();
+        let n;
+        try {
+          n = await this.#pty.read(buffer, { signal: this.#stop.signal });
+        } finally {
+          this.#reading = false;
+          clearTimeout(this.#timer);
+        }
+        if (n === null) return;
+        const chunk = buffer.subarray(0, n);
+        if (this.#log !== null) {
+          if (!await writeAll(this.#log, chunk)) this.#log = null;
+        }
+        if (this.#mirror !== null) {
+          if (!await writeAll(this.#mirror, chunk)) this.#mirror = null;
+        }
+      }
+    } catch (error) {
+      // The pty cannot be read: hang it up, so the app does not block.
+      this.#pty.close();
+      throw error;
+    } finally {
+      clearTimeout(this.#timer);
+    }
+  }
+}
+
+/** Writes all of `bytes`; `false` if the writer failed (e.g. a broken pipe). */
+async function writeAll(
+  writer: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<boolean> {
+  try {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await writer.write(bytes.subarray(offset));
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Listens for SIGINT and SIGTERM (and, in terminal mode, SIGHUP and
+ * SIGQUIT) while the shim runs. Before the app starts
  * the first one ends {@linkcode SignalRelay.first} (the shim then gives up);
  * while the app runs they are passed to it, including one that arrived
  * between the last check and the start; after it exits they are ignored, so
@@ -662,9 +1012,9 @@ class SignalRelay {
   #undelivered: Deno.Signal | null = null;
   #listeners: [Deno.Signal, () => void][] = [];
 
-  constructor() {
+  constructor(signals: readonly Deno.Signal[]) {
     this.first = new Promise((resolve) => this.#resolveFirst = resolve);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    for (const signal of signals) {
       const listener = () => this.#receive(signal);
       Deno.addSignalListener(signal, listener);
       this.#listeners.push([signal, listener]);
@@ -710,8 +1060,15 @@ class SignalRelay {
   }
 }
 
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGTERM: 15,
+};
+
 function signalNumber(signal: Deno.Signal): number {
-  return signal === "SIGINT" ? 2 : 15;
+  return SIGNAL_NUMBERS[signal] ?? 15;
 }
 
 function toPath(path: string | URL): string {

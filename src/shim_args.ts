@@ -59,6 +59,21 @@ export interface ShimArgs {
    * `docker run`).
    */
   env: Record<string, string>;
+  /**
+   * Terminal mode (`-t/--tty`): the app runs on a new pseudo-terminal, and
+   * all its output is logged as `stdout`.
+   *
+   * @default {false}
+   */
+  tty: boolean;
+  /**
+   * Keep stdin open (`-i/--interactive`): the app reads the shim's stdin
+   * (with `-t`, it is typed into the pseudo-terminal, and the output is also
+   * shown on the shim's stdout).
+   *
+   * @default {false}
+   */
+  interactive: boolean;
   /** `-h/--help` was given: print {@linkcode SHIM_USAGE} and nothing else. */
   help: boolean;
 }
@@ -81,7 +96,7 @@ export interface ParseShimArgsOptions {
 
 /** The shim's usage text, for `--help`. */
 export const SHIM_USAGE =
-  `Usage: deno run --allow-run --allow-read --allow-write --allow-env shim.ts [options] [--] [COMMAND [ARG...]]
+  `Usage: deno run --allow-run --allow-read --allow-write --allow-env [--allow-ffi] shim.ts [options] [--] [COMMAND [ARG...]]
 
 Runs COMMAND (by default the example app, app.ts) with its stdout and stderr
 connected to the shimlog log driver, as containerd runs a container with a
@@ -99,6 +114,11 @@ Options (as nerdctl run):
   --label KEY=VALUE      a container label (repeatable)
   -e, --env KEY=VALUE    set a variable for COMMAND; KEY alone copies it
                          from this environment (repeatable)
+  -t, --tty              run COMMAND on a new pseudo-terminal (needs
+                         --allow-ffi); its output is logged as stdout
+  -i, --interactive      give COMMAND this stdin; with -t, type it into the
+                         terminal and show the output here (on a terminal:
+                         raw mode, every key passed on, size followed)
   -h, --help             show this help
 
 Exit status: COMMAND's (128+N if killed by signal N), 125 if the shim or the
@@ -114,11 +134,13 @@ const FLAGS = {
   "data-root": { type: "string" },
   label: { type: "string", multiple: true },
   env: { type: "string", short: "e", multiple: true },
+  tty: { type: "boolean", short: "t" },
+  interactive: { type: "boolean", short: "i" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const ACCEPTED = "--log-driver, --log-opt, --name, --namespace, " +
-  "--data-root, --label, -e/--env, -h/--help";
+  "--data-root, --label, -e/--env, -t/--tty, -i/--interactive, -h/--help";
 
 /**
  * Parses the shim's command line. Parsing stops at the first argument that
@@ -166,7 +188,7 @@ export function parseShimArgs(
   });
   let commandStart = args.length;
   const values = new Map<string, string[]>();
-  let help = false;
+  const switches = new Set<string>();
   for (const token of tokens) {
     if (token.kind === "positional" || token.kind === "option-terminator") {
       commandStart = token.kind === "positional"
@@ -184,7 +206,7 @@ export function parseShimArgs(
       if (token.inlineValue) {
         throw new TypeError(`Option "${token.rawName}" does not take a value`);
       }
-      help = true;
+      switches.add(token.name);
       continue;
     }
     if (token.value === undefined) {
@@ -254,7 +276,9 @@ export function parseShimArgs(
     dataRoot,
     labels,
     env: appEnv,
-    help,
+    tty: switches.has("tty"),
+    interactive: switches.has("interactive"),
+    help: switches.has("help"),
   };
 }
 

@@ -22,6 +22,8 @@ Deno.test("parseShimArgs() fills in nerdctl's defaults", () => {
     dataRoot: "/home/me/.local/share/shimlog",
     labels: {},
     env: {},
+    tty: false,
+    interactive: false,
     help: false,
   });
 });
@@ -76,6 +78,8 @@ Deno.test("parseShimArgs() reads every option, repeated ones in order", () => {
     dataRoot: "/var/lib/shimlog",
     labels: { team: "web", empty: "", eq: "a=b" },
     env: { A: "1", B: "", C: "x=y" },
+    tty: false,
+    interactive: false,
     help: false,
   });
 });
@@ -132,6 +136,37 @@ Deno.test("parseShimArgs() takes -h and --help", () => {
   assert.equal(parse(["ls", "--help"]).help, false);
 });
 
+Deno.test("parseShimArgs() takes -t/--tty and -i/--interactive, alone or as -it", () => {
+  const flags = (args: string[]) => {
+    const { tty, interactive, command } = parse(args);
+    return { tty, interactive, command };
+  };
+  assert.deepEqual(flags(["-it", "sh"]), {
+    tty: true,
+    interactive: true,
+    command: ["sh"],
+  });
+  assert.deepEqual(flags(["-ti", "--", "sh"]), {
+    tty: true,
+    interactive: true,
+    command: ["sh"],
+  });
+  assert.deepEqual(flags(["--tty", "sh", "-i"]), {
+    tty: true,
+    interactive: false,
+    command: ["sh", "-i"],
+  });
+  assert.deepEqual(flags(["--interactive", "cat"]), {
+    tty: false,
+    interactive: true,
+    command: ["cat"],
+  });
+  assert.throws(
+    () => parse(["--tty=yes"]),
+    new TypeError('Option "--tty" does not take a value'),
+  );
+});
+
 Deno.test("parseShimArgs() knows the driver's sinks and none", () => {
   assert.ok(SHIM_LOG_DRIVERS.includes("json-file"));
   assert.ok(SHIM_LOG_DRIVERS.includes("none"));
@@ -142,13 +177,13 @@ Deno.test("parseShimArgs() names the bad value and what is accepted", () => {
     [
       ["--bogus"],
       new TypeError(
-        'Unknown option "--bogus": accepted options are --log-driver, --log-opt, --name, --namespace, --data-root, --label, -e/--env, -h/--help',
+        'Unknown option "--bogus": accepted options are --log-driver, --log-opt, --name, --namespace, --data-root, --label, -e/--env, -t/--tty, -i/--interactive, -h/--help',
       ),
     ],
     [
       ["-x", "ls"],
       new TypeError(
-        'Unknown option "-x": accepted options are --log-driver, --log-opt, --name, --namespace, --data-root, --label, -e/--env, -h/--help',
+        'Unknown option "-x": accepted options are --log-driver, --log-opt, --name, --namespace, --data-root, --label, -e/--env, -t/--tty, -i/--interactive, -h/--help',
       ),
     ],
     [["--name"], new TypeError('Option "--name" needs a value')],
