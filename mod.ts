@@ -126,3 +126,29 @@ export {
   openSink,
 } from "./src/sinks.ts";
 export { parseDockerSize, parseGoBool } from "./src/size.ts";
+export {
+  parseShimArgs,
+  type ParseShimArgsOptions,
+  type ShimArgs,
+} from "./src/shim_args.ts";
+export {
+  runShim,
+  SHIM_FAILURE_EXIT_CODE,
+  shimLogPath,
+  type ShimOptions,
+} from "./src/shim.ts";
+export {
+  DEFAULT_WINDOW_SIZE,
+  PseudoTerminal,
+  type PtyReadOptions,
+  type PtyWriteOptions,
+  type WindowSize,
+} from "./src/pty.ts";
+export { type AppOptions, parseAppArgs } from "./src/app_args.ts";
+export {
+  type AppClock,
+  appLine,
+  appLineChunks,
+  type AppLineChunksOptions,
+  runApp,
+} from "./src/app_output.ts";
