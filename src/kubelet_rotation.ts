@@ -6,6 +6,8 @@
  * @module
  */
 
+import { gzipFileOffThread } from "./gzip_worker.ts";
+
 /** How a {@linkcode KubeletRotatingFile} rotates. */
 export interface KubeletRotationOptions {
   /**
@@ -333,41 +335,18 @@ export class KubeletRotatingFile {
   }
 }
 
-/** Gzips a rotated file to `name.gz` through `name.tmp`, as kubelet. */
+/**
+ * Gzips a rotated file to `name.gz` through `name.tmp`, as kubelet, in a
+ * Worker off the write path.
+ */
 async function compress(entry: Rotated): Promise<void> {
   const tmp = `${entry.name}.tmp`;
-  let source: Deno.FsFile;
+  removeIfExists(tmp);
   try {
-    source = await Deno.open(entry.name, { read: true });
+    await gzipFileOffThread(entry.name, tmp);
   } catch (error) {
-    if (entry.removed && error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  let out: Deno.FsFile;
-  try {
-    out = await Deno.open(tmp, {
-      write: true,
-      create: true,
-      truncate: true,
-      mode: 0o640,
-    });
-  } catch (error) {
-    source.close();
-    throw error;
-  }
-  try {
-    await source.readable
-      .pipeThrough<Uint8Array>(
-        new CompressionStream("gzip") as unknown as ReadableWritablePair<
-          Uint8Array,
-          Uint8Array
-        >,
-      )
-      .pipeTo(out.writable);
-  } catch (error) {
-    closeQuietly(source);
-    closeQuietly(out);
     removeIfExists(tmp);
+    if (entry.removed) return; // deleted beyond max-file meanwhile
     throw error;
   }
   // Synchronous from here: no rotation runs in between.
@@ -522,10 +501,4 @@ function removeIfExists(path: string): void {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-}
-
-function closeQuietly(file: Deno.FsFile): void {
-  try {
-    file.close();
-  } catch { /* already closed by its stream */ }
 }

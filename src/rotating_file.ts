@@ -5,7 +5,7 @@
  * @module
  */
 
-import { gzipWithExtra } from "./gzip.ts";
+import { gzipFileOffThread } from "./gzip_worker.ts";
 
 /** How a {@linkcode RotatingFile} rotates. */
 export interface RotationOptions {
@@ -43,9 +43,9 @@ const BATCH_FLUSH = 1 << 20;
  *   `NAME.1`, and at most `maxFile` files are kept in all;
  * - with `maxFile` 1 the current file is unlinked and a new one started (never
  *   truncated in place, so a reader holding it can finish it);
- * - with `compress`, `NAME.1` is gzipped to `NAME.1.gz` off the write path;
- *   a rotation that comes before it finishes renames the uncompressed file
- *   and the compression follows it.
+ * - with `compress`, `NAME.1` is gzipped to `NAME.1.gz` in a Worker, off
+ *   the write path; a rotation that comes before it finishes renames the
+ *   uncompressed file and the compression follows it.
  *
  * Entries are batched in memory and written with one `write` call per
  * {@linkcode RotatingFile.flush}; an entry never spans two files.
@@ -198,36 +198,31 @@ export class RotatingFile {
   #startCompression(lastTime: string): void {
     const name = this.path;
     const job: PendingCompression = { index: 1, done: Promise.resolve() };
-    // Opened now, before any later rotation can rename it.
-    const source = Deno.openSync(`${name}.1`, { read: true });
-    job.done = (async () => {
-      const tmp = `${name}.compressing-${crypto.randomUUID()}`;
-      try {
-        const out = await Deno.open(tmp, {
-          write: true,
-          createNew: true,
-          mode: 0o640,
-        });
-        const extra = new TextEncoder().encode(
-          JSON.stringify({ lastTime }),
-        );
-        await gzipWithExtra(source.readable, out.writable, extra);
+    // A private name for the worker to read: later rotations may rename
+    // NAME.1 before it gets there.
+    const id = crypto.randomUUID();
+    const snapshot = `${name}.rotated-${id}`;
+    Deno.linkSync(`${name}.1`, snapshot);
+    const tmp = `${name}.compressing-${id}`;
+    const extra = new TextEncoder().encode(JSON.stringify({ lastTime }));
+    job.done = gzipFileOffThread(snapshot, tmp, extra)
+      .then(() => {
         if (job.index === Infinity) {
-          await Deno.remove(tmp);
+          removeIfExists(tmp);
           return;
         }
         // Synchronous from here: no rotation can run in between.
         Deno.renameSync(tmp, `${name}.${job.index}.gz`);
         removeIfExists(`${name}.${job.index}`);
-      } catch (error) {
-        await Deno.remove(tmp).catch(() => {});
-        throw error;
-      }
-    })().catch((error) => {
-      this.#errors.push(error);
-    }).finally(() => {
-      this.#pending = this.#pending.filter((p) => p !== job);
-    });
+      })
+      .catch((error) => {
+        removeIfExists(tmp);
+        this.#errors.push(error);
+      })
+      .finally(() => {
+        removeIfExists(snapshot);
+        this.#pending = this.#pending.filter((p) => p !== job);
+      });
     this.#pending.push(job);
   }
 
