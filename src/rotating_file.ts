@@ -64,6 +64,11 @@ export class RotatingFile {
   #batchLen = 0;
   #lastTime = "";
   #pending: PendingCompression[] = [];
+  /**
+   * How many rotated files exist (`NAME.1` to `NAME.kept`), so that a
+   * rotation renames only those and not `max-file` names.
+   */
+  #kept = 0;
   #errors: unknown[] = [];
 
   private constructor(
@@ -78,6 +83,13 @@ export class RotatingFile {
     this.#maxSize = options.maxSize ?? Infinity;
     this.#maxFile = options.maxFile ?? 1;
     this.#compress = options.compress ?? false;
+    while (
+      this.#kept < this.#maxFile - 1 &&
+      (exists(`${path}.${this.#kept + 1}`) ||
+        exists(`${path}.${this.#kept + 1}.gz`))
+    ) {
+      this.#kept++;
+    }
   }
 
   /**
@@ -159,7 +171,7 @@ export class RotatingFile {
     if (this.#maxFile < 2) {
       removeIfExists(name);
     } else if (!this.#compress) {
-      for (let i = this.#maxFile - 1; i >= 1; i--) {
+      for (let i = Math.min(this.#kept, this.#maxFile - 1); i >= 1; i--) {
         if (i === this.#maxFile - 1) removeIfExists(`${name}.${i}`);
         else renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
       }
@@ -169,6 +181,7 @@ export class RotatingFile {
       Deno.renameSync(name, `${name}.1`);
       this.#startCompression(this.#lastTime);
     }
+    this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
     this.#file = openAppend(name);
     this.#size = 0;
   }
@@ -176,7 +189,7 @@ export class RotatingFile {
   #shiftCompressed(): void {
     const name = this.path;
     const last = this.#maxFile - 1;
-    for (let i = last; i >= 1; i--) {
+    for (let i = Math.min(this.#kept, last); i >= 1; i--) {
       const job = this.#pending.find((p) => p.index === i);
       if (job !== undefined) {
         // Still being compressed: move the source, the job follows it.
@@ -253,6 +266,16 @@ function openAppend(path: string): Deno.FsFile {
     create: true,
     mode: 0o640,
   });
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 function removeIfExists(path: string): void {

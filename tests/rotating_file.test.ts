@@ -194,3 +194,32 @@ Deno.test("RotatingFile with compress loses and duplicates nothing when rotation
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RotatingFile with a large max-file renames only the files that exist, keeping every entry", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.1`, "from an earlier run\n");
+    const file = RotatingFile.open(path, { maxSize: 100, maxFile: 100_000 });
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const line = `entry ${i} ${"y".repeat(40)}\n`;
+      lines.push(line);
+      const bytes = enc.encode(line);
+      const pos = file.reserve(bytes.length);
+      file.buffer.set(bytes, pos);
+      file.commit(pos + bytes.length, "t");
+    }
+    await file.close();
+    const names = listDir(dir);
+    const rotated = names.length - 1;
+    let text = "";
+    for (let n = rotated; n >= 1; n--) {
+      text += Deno.readTextFileSync(`${path}.${n}`);
+    }
+    text += Deno.readTextFileSync(path);
+    assert.equal(text, "from an earlier run\n" + lines.join(""));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
