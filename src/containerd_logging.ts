@@ -7,7 +7,7 @@
 
 import { loadDriverConfig } from "./driver_config.ts";
 import { copyStreams } from "./logger.ts";
-import { openSink } from "./sinks.ts";
+import { prepareSink } from "./sinks.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
 export interface LoggingDriverOptions {
@@ -58,9 +58,13 @@ export async function runLoggingDriver(
 ): Promise<number> {
   const report = options.report ?? ((m: string) => console.error(m));
   const stop = new AbortController();
+  // Before ready, SIGTERM stops at once, even a wait for a pipe's writer.
+  const early = new AbortController();
+  let ready = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const onTerm = () => {
-    timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
+    if (!ready) early.abort();
+    else timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
   };
   const onInt = () => {};
   options.signal?.addEventListener("abort", onTerm, { once: true });
@@ -71,12 +75,19 @@ export async function runLoggingDriver(
     let opened;
     try {
       const config = await loadDriverConfig(args, options.env ?? Deno.env);
-      opened = openSink(config);
-      open.push(await Deno.open(options.stdoutPath ?? "/dev/fd/3"));
-      open.push(await Deno.open(options.stderrPath ?? "/dev/fd/4"));
+      // Settings are checked before the fds are touched, and the file is
+      // created only once both streams are open.
+      const prepared = prepareSink(config);
+      open.push(
+        await openStream(options.stdoutPath ?? "/dev/fd/3", 3, early.signal),
+      );
+      open.push(
+        await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
+      );
+      opened = prepared.open();
+      ready = true;
     } catch (error) {
       report(`shimlog driver: ${describe(error)}`);
-      if (opened !== undefined) await opened.sink.close().catch(() => {});
       return 1;
     }
     const { sink } = opened;
@@ -110,6 +121,51 @@ export async function runLoggingDriver(
 }
 
 /**
+ * Opens one of the container's streams, explaining the two ways it fails
+ * outside containerd: the fd is not open, or it is not a pipe (Deno grants
+ * `--allow-read=/dev/fd/N` for pipes and FIFOs only).
+ */
+async function openStream(
+  path: string,
+  fd: number,
+  signal: AbortSignal,
+): Promise<Deno.FsFile> {
+  const stopped = new Promise<never>((_, reject) => {
+    const fail = () =>
+      reject(
+        new Error(`Stopped by SIGTERM while opening fd ${fd}, before ready`),
+      );
+    if (signal.aborted) fail();
+    signal.addEventListener("abort", fail, { once: true });
+  });
+  stopped.catch(() => {}); // handled by the race below, or never needed
+  try {
+    return await Promise.race([Deno.open(path, { read: true }), stopped]);
+  } catch (error) {
+    throw explainFdError(error, path, fd);
+  }
+}
+
+function explainFdError(error: unknown, path: string, fd: number): unknown {
+  if (!path.startsWith("/dev/fd/")) return error;
+  const layout =
+    "a binary logging driver gets the container's stdout on fd 3, its stderr on fd 4 and the ready pipe on fd 5, as pipes (run by hand: 3< <(app) 4< <(true) 5> >(cat >/dev/null))";
+  if (error instanceof Deno.errors.NotFound) {
+    return new Error(`fd ${fd} is not open: ${layout}`, { cause: error });
+  }
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    return new Error(
+      `fd ${fd} is not a pipe or FIFO, or was not granted (--allow-read=/dev/fd/3,/dev/fd/4 --allow-write=/dev/fd/5 cover pipes only): ${layout}`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
  * Signals ready to containerd: one byte on the ready pipe, then close. A
  * missing fd 5 (the driver run by hand) is not an error.
  *
@@ -121,7 +177,7 @@ export async function signalReady(path: string): Promise<void> {
     ready = await Deno.open(path, { write: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return;
-    throw error;
+    throw explainFdError(error, path, 5);
   }
   try {
     await ready.write(new Uint8Array([1]));

@@ -202,8 +202,10 @@ export class RotatingFile {
         }
       } else if (i === last) {
         removeIfExists(`${name}.${i}.gz`);
+        removeIfExists(`${name}.${i}`); // left uncompressed by a failure
       } else {
         renameIfExists(`${name}.${i}.gz`, `${name}.${i + 1}.gz`);
+        renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
       }
     }
   }
@@ -218,24 +220,27 @@ export class RotatingFile {
     Deno.linkSync(`${name}.1`, snapshot);
     const tmp = `${name}.compressing-${id}`;
     const extra = new TextEncoder().encode(JSON.stringify({ lastTime }));
-    job.done = gzipFileOffThread(snapshot, tmp, extra)
-      .then(() => {
-        if (job.index === Infinity) {
-          removeIfExists(tmp);
-          return;
-        }
-        // Synchronous from here: no rotation can run in between.
+    // Everything after the compression happens in one synchronous step, so
+    // no rotation sees the job half finished.
+    const finish = (error?: unknown) => {
+      this.#pending = this.#pending.filter((p) => p !== job);
+      removeIfExists(snapshot);
+      if (error !== undefined) {
+        removeIfExists(tmp); // NAME.index stays, uncompressed
+        this.#errors.push(error);
+      } else if (job.index === Infinity) {
+        removeIfExists(tmp); // rotated out while it was compressed
+      } else {
         Deno.renameSync(tmp, `${name}.${job.index}.gz`);
         removeIfExists(`${name}.${job.index}`);
-      })
-      .catch((error) => {
-        removeIfExists(tmp);
-        this.#errors.push(error);
-      })
-      .finally(() => {
-        removeIfExists(snapshot);
-        this.#pending = this.#pending.filter((p) => p !== job);
-      });
+      }
+    };
+    job.done = gzipFileOffThread(snapshot, tmp, extra).then(
+      () => finish(),
+      (error) => finish(error ?? new Error("Compression failed")),
+    ).catch((error) => {
+      this.#errors.push(error);
+    });
     this.#pending.push(job);
   }
 

@@ -5,7 +5,6 @@
  */
 
 import type { DriverConfig } from "./driver_config.ts";
-import { DRIVER_KEYS } from "./driver_config.ts";
 import { CRI_OPTION_KEYS, CriSink, parseCriOptions } from "./cri_sink.ts";
 import { extraAttributes } from "./log_attrs.ts";
 import { jsonFileLogPath, nextCriLogPath } from "./log_paths.ts";
@@ -83,13 +82,39 @@ export function logPathFor(
  * @throws {Error} If the file cannot be created, naming it.
  */
 export function openSink(config: DriverConfig): OpenedSink {
+  return prepareSink(config).open();
+}
+
+/** A sink whose settings are checked, ready to be opened. */
+export interface PreparedSink {
+  /** The log file's path. */
+  path: string;
+  /**
+   * Opens (creates) the log file.
+   *
+   * @throws {Error} If the file cannot be created, naming it.
+   */
+  open(): OpenedSink;
+}
+
+/**
+ * Checks the driver and its options and works out the path, without
+ * touching the file system beyond reading the log folder (for `cri`'s run
+ * number). {@linkcode openSink} is this plus `open()`.
+ *
+ * @param config The driver's settings.
+ * @returns The checked sink, to open.
+ * @throws {RangeError} If the driver or an option is unknown or out of range.
+ * @throws {SyntaxError} If an option's value cannot be parsed.
+ */
+export function prepareSink(config: DriverConfig): PreparedSink {
   checkDriver(config.driver);
   const keys = OPTION_KEYS[config.driver];
   for (const key of Object.keys(config.opts)) {
     if (!keys.includes(key)) {
       throw new RangeError(
-        `Unknown log opt "${key}" for ${config.driver} log driver; valid keys: ${
-          [...DRIVER_KEYS, ...keys].sort().join(", ")
+        `Unknown log opt "${key}" for ${config.driver} log driver; valid options: ${
+          [...keys].sort().join(", ")
         }`,
       );
     }
@@ -105,14 +130,19 @@ export function openSink(config: DriverConfig): OpenedSink {
     open = (path) => CriSink.open({ ...options, path, flavour });
   }
   const path = logPathFor(config);
-  try {
-    return { sink: open(path), path };
-  } catch (error) {
-    throw new Error(
-      `Cannot open log file "${path}": ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
+  return {
+    path,
+    open() {
+      try {
+        return { sink: open(path), path };
+      } catch (error) {
+        throw new Error(
+          `Cannot open log file "${path}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    },
+  };
 }
 
 function checkDriver(driver: string): void {

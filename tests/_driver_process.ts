@@ -89,6 +89,9 @@ export async function startDriver(
     stderr,
     ready,
     async finish() {
+      // As a shim does: hold the write ends until the driver is ready or has
+      // exited, so it never meets a FIFO without a writer.
+      const readyBytes = await ready;
       for (const f of [stdout, stderr]) {
         try {
           f.close();
@@ -96,7 +99,6 @@ export async function startDriver(
       }
       const status = await child.status;
       const text = await errText;
-      const readyBytes = await ready;
       await Deno.remove(fifos, { recursive: true });
       return { code: status.code, stderr: text, ready: readyBytes };
     },

@@ -102,7 +102,7 @@ Deno.test("openSink() refuses json-file options for cri, naming the key and list
     {
       name: "RangeError",
       message:
-        'Unknown log opt "compress" for cri log driver; valid keys: data-root, log-driver, log-path, max-file, max-line-size, max-size',
+        'Unknown log opt "compress" for cri log driver; valid options: log-path, max-file, max-line-size, max-size',
     },
   );
   assert.throws(

@@ -139,3 +139,78 @@ Deno.test("driver.ts keeps memory bounded on a 64 MiB line without newline", asy
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("driver.ts explains an fd that is not a pipe, and creates no log file", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const regular = `${root}/not-a-pipe`;
+    await Deno.writeTextFile(regular, "x\n");
+    const child = new Deno.Command("sh", {
+      args: [
+        "-c",
+        'exec "$@" 3<"$0" 4<"$0" 5>/dev/null',
+        regular,
+        Deno.execPath(),
+        "run",
+        "--no-prompt",
+        "--no-config",
+        `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
+        `--allow-write=/dev/fd/5,${root}`,
+        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+        new URL("../driver.ts", import.meta.url).pathname,
+        "log-path",
+        `${root}/x.log`,
+      ],
+      clearEnv: true,
+      env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
+      stdout: "null",
+      stderr: "piped",
+    });
+    const { code, stderr } = await child.output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1);
+    assert.match(text, /fd 3 is not a pipe or FIFO/);
+    assert.match(text, /3< <\(app\)/);
+    await assert.rejects(Deno.stat(`${root}/x.log`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts stops at once on SIGTERM while waiting for a writer before ready", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const fifo = `${root}/never-written`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    // fds 3 and 4: the read end of a FIFO that has no writer left, so the
+    // driver's own open of /dev/fd/3 waits for one.
+    const child = new Deno.Command("sh", {
+      args: [
+        "-c",
+        'exec 7<>"$0"; exec 4<"$0"; exec 7<&-; exec "$@" 3<&4 5>/dev/null',
+        fifo,
+        Deno.execPath(),
+        "run",
+        "--no-prompt",
+        "--no-config",
+        `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
+        `--allow-write=/dev/fd/5,${root}`,
+        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+        new URL("../driver.ts", import.meta.url).pathname,
+        "log-path",
+        `${root}/x.log`,
+      ],
+      clearEnv: true,
+      env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGTERM");
+    const { code, stderr } = await child.output();
+    assert.equal(code, 1);
+    assert.match(new TextDecoder().decode(stderr), /Stopped by SIGTERM/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
