@@ -1,0 +1,812 @@
+/**
+ * The files of one log: the file being written and its rotated siblings, in
+ * Docker's scheme (`NAME.1`, `NAME.2.gz`, … shifted at each rotation, see
+ * `RotatingFile`) or kubelet's (`NAME.20261129-155416[.gz]`, named once, see
+ * `KubeletRotatingFile`), opened as one consistent set for a reader, and
+ * the files the writer starts later, opened as soon as they appear.
+ *
+ * The functions here also run in the follower's worker thread, which gets
+ * them as source text (see `log_keeper.ts` and {@linkcode WORKER_CODE}):
+ * they use nothing but each other, the platform and `node:zlib`'s
+ * `gunzipSync` ({@linkcode WORKER_IMPORTS}), and no module-level constants.
+ *
+ * @module
+ */
+
+import { gunzipSync } from "node:zlib";
+
+/** The imports of this module, for the source of the follower's worker. */
+export const WORKER_IMPORTS = 'import { gunzipSync } from "node:zlib";';
+
+/** A file of a log, open for reading. */
+export interface OpenLogFile {
+  /** The path it had when it was opened (it may have been renamed since). */
+  path: string;
+  /** The open file; the reader owns it and closes it. */
+  file: Deno.FsFile;
+  /** Its inode number: the identity of an uncompressed file across renames. */
+  ino: number;
+  /** Gzip-compressed (`.gz`). */
+  compressed: boolean;
+}
+
+/** A rotated sibling of a log file, as found in its folder. */
+export interface RotatedName {
+  /** Its path. */
+  path: string;
+  /** Gzip-compressed (`.gz`). */
+  compressed: boolean;
+  /**
+   * Where it sorts: Docker's `-N` (so that `NAME.5` comes before `NAME.1`),
+   * or kubelet's `YYYYMMDDhhmmss`.
+   */
+  order: number;
+}
+
+/**
+ * Lists the rotated siblings of a log file, oldest first: Docker's
+ * `NAME.N` and `NAME.N.gz` (the highest `N` is the oldest) and kubelet's
+ * `NAME.YYYYMMDD-hhmmss` and `.gz` (by time). When a file exists both
+ * compressed and not (a compression that is finishing), only the
+ * uncompressed one is listed: both hold the same entries. Files being
+ * written by a compression (`.compressing-…`, `.tmp`) are not listed.
+ *
+ * Needs `--allow-read` for the folder.
+ *
+ * @param path The log file's path.
+ * @returns The rotated files, oldest first; none if the folder is missing.
+ * @throws {Deno.errors.PermissionDenied} If the folder cannot be listed.
+ */
+export function listRotatedFiles(path: string): RotatedName[] {
+  const DOCKER_ROTATED = /^\.(\d{1,6})(\.gz)?$/;
+  const KUBELET_ROTATED = /^\.(\d{8})-(\d{6})(\.gz)?$/;
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  const found = new Map<number, RotatedName>();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return [];
+    throw error;
+  }
+  for (const entry of entries) {
+    if (!entry.name.startsWith(base) || entry.name === base) continue;
+    const suffix = entry.name.slice(base.length);
+    let order: number;
+    let compressed: boolean;
+    const docker = DOCKER_ROTATED.exec(suffix);
+    if (docker !== null) {
+      order = -Number(docker[1]);
+      compressed = docker[2] !== undefined;
+      if (order === 0) continue;
+    } else {
+      const kubelet = KUBELET_ROTATED.exec(suffix);
+      if (kubelet === null) continue;
+      order = Number(kubelet[1] + kubelet[2]);
+      compressed = kubelet[3] !== undefined;
+    }
+    const previous = found.get(order);
+    if (previous !== undefined && !previous.compressed) continue;
+    found.set(order, { path: `${path}${suffix}`, compressed, order });
+  }
+  return [...found.values()].sort((a, b) => a.order - b.order);
+}
+
+/**
+ * The path under which a writer keeps a file that rotation would delete, for
+ * a grace period (see `LogRetirer`): `<log>.retired-<ms>-<n>`, plus `.gz`
+ * for a compressed one. Docker's and kubelet's readers do not look at such
+ * names; a follower that fell behind finds the files it missed there.
+ *
+ * @param logPath The log file's path.
+ * @param ms When the file was retired, in milliseconds since the epoch.
+ * @param n A counter, for files retired in the same millisecond.
+ * @param compressed Whether the file is gzipped.
+ * @returns The path.
+ */
+export function retiredPath(
+  logPath: string,
+  ms: number,
+  n: number,
+  compressed: boolean,
+): string {
+  return `${logPath}.retired-${ms}-${n}${compressed ? ".gz" : ""}`;
+}
+
+/**
+ * Lists the retired files of a log (see {@linkcode retiredPath}), oldest
+ * first.
+ *
+ * Needs `--allow-read` for the folder.
+ *
+ * @param path The log file's path.
+ * @returns The files, oldest first, with when they were retired.
+ */
+export function listRetiredFiles(
+  path: string,
+): (RotatedName & { retiredMs: number })[] {
+  const RETIRED = /^\.retired-(\d{1,15})-(\d{1,9})(\.gz)?$/;
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  const found: (RotatedName & { retiredMs: number; n: number })[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!entry.name.startsWith(base)) continue;
+      const m = RETIRED.exec(entry.name.slice(base.length));
+      if (m === null) continue;
+      found.push({
+        path: `${dir === "/" ? "" : dir}/${entry.name}`,
+        compressed: m[3] !== undefined,
+        order: 0,
+        retiredMs: Number(m[1]),
+        n: Number(m[2]),
+      });
+    }
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return [];
+    throw error;
+  }
+  return found.sort((a, b) => a.retiredMs - b.retiredMs || a.n - b.n);
+}
+
+/**
+ * Opens a log file and its rotated siblings as one consistent set, oldest
+ * first, the file being written last. A rotation that happens while the set
+ * is opened would shift names under the reader (a file read twice, or one
+ * missed), so the set is opened again until the file being written is the
+ * same before and after (each rotation makes a new one).
+ *
+ * Needs `--allow-read` for the folder.
+ *
+ * @param path The log file's path.
+ * @param options `attempts`: how many times to try before giving up.
+ * @returns The open files, oldest first; the caller closes them.
+ * @throws {Deno.errors.NotFound} If the log file does not exist.
+ * @throws {Error} If the files keep rotating faster than they can be opened.
+ */
+export function openLogFiles(
+  path: string,
+  options: { attempts?: number } = {},
+): OpenLogFile[] {
+  const attempts = options.attempts ?? 100;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const opened: OpenLogFile[] = [];
+    try {
+      const current = openLogFile(path, false);
+      opened.push(current);
+      const rotated: OpenLogFile[] = [];
+      for (const name of listRotatedFiles(path)) {
+        const file = tryOpen(name);
+        if (file === undefined) continue; // compressed or deleted meanwhile
+        rotated.push(file);
+        opened.push(file);
+      }
+      if (sameFile(path, current.ino)) return [...rotated, current];
+    } catch (error) {
+      closeAll(opened);
+      // Between the removal of the old file and the creation of the new
+      // one (max-file=1): try again, a few times.
+      if (!(error instanceof Deno.errors.NotFound) || attempt >= 10) {
+        throw error;
+      }
+      continue;
+    }
+    closeAll(opened);
+  }
+  throw new Error(
+    `Cannot open "${path}" and its rotated files: it keeps rotating`,
+  );
+}
+
+/**
+ * Opens one file of a log.
+ *
+ * @param path Its path.
+ * @param compressed Whether it is gzipped.
+ * @returns The open file.
+ * @throws {Deno.errors.NotFound} If it does not exist.
+ */
+export function openLogFile(path: string, compressed: boolean): OpenLogFile {
+  const file = Deno.openSync(path, { read: true });
+  try {
+    const info = file.statSync();
+    if (info.isDirectory) {
+      throw new Deno.errors.IsADirectory(`"${path}" is a directory`);
+    }
+    return { path, file, ino: info.ino ?? 0, compressed };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+function tryOpen(name: RotatedName): OpenLogFile | undefined {
+  try {
+    return openLogFile(name.path, name.compressed);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      if (!name.compressed) {
+        // Compressed since it was listed: the .gz holds the same entries.
+        try {
+          return openLogFile(`${name.path}.gz`, true);
+        } catch (again) {
+          if (again instanceof Deno.errors.NotFound) return undefined;
+          throw again;
+        }
+      }
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Whether `path` is (still) the file with inode `ino`.
+ *
+ * @param path A path.
+ * @param ino An inode number.
+ * @returns True if it exists and is that file.
+ */
+export function sameFile(path: string, ino: number): boolean {
+  try {
+    return Deno.statSync(path).ino === ino;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Closes files, ignoring those already closed.
+ *
+ * @param files The files.
+ */
+export function closeAll(files: Iterable<OpenLogFile>): void {
+  for (const f of files) {
+    try {
+      f.file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** What the header and trailer of a gzip file say. */
+export interface GzipFacts {
+  /**
+   * The `lastTime` of Docker's gzip extra field `{"lastTime":"…"}`: the time
+   * of the last entry in the file, as text; absent when the header has none.
+   */
+  lastTime?: string;
+  /** The uncompressed size modulo 2³², from the trailer. */
+  size: number;
+}
+
+/**
+ * Reads the facts of a gzip file without decompressing it: Docker's
+ * `lastTime` from the header's extra field and the size from the trailer.
+ * The file's position is left where it was.
+ *
+ * @param file The open file.
+ * @returns The facts, or `undefined` when it is not a gzip file.
+ */
+export function gzipFacts(file: Deno.FsFile): GzipFacts | undefined {
+  const position = file.seekSync(0, Deno.SeekMode.Current);
+  try {
+    const head = new Uint8Array(12 + 256);
+    file.seekSync(0, Deno.SeekMode.Start);
+    const n = readFully(file, head);
+    if (n < 18 || head[0] !== 0x1f || head[1] !== 0x8b) return undefined;
+    let lastTime: string | undefined;
+    if ((head[3] & 0x04) !== 0) {
+      const length = head[10] | (head[11] << 8);
+      if (12 + length <= n) {
+        try {
+          const extra = JSON.parse(
+            new TextDecoder().decode(head.subarray(12, 12 + length)),
+          );
+          if (typeof extra?.lastTime === "string") lastTime = extra.lastTime;
+        } catch {
+          // not Docker's metadata
+        }
+      }
+    }
+    const end = file.seekSync(-4, Deno.SeekMode.End);
+    if (end < 14) return undefined;
+    const trailer = new Uint8Array(4);
+    if (readFully(file, trailer) < 4) return undefined;
+    const size = new DataView(trailer.buffer).getUint32(0, true);
+    return lastTime === undefined ? { size } : { lastTime, size };
+  } finally {
+    file.seekSync(position, Deno.SeekMode.Start);
+  }
+}
+
+/**
+ * Reads until `buffer` is full or the file ends.
+ *
+ * @param file The file.
+ * @param buffer Where to read to.
+ * @returns How many bytes were read.
+ */
+export function readFully(file: Deno.FsFile, buffer: Uint8Array): number {
+  let n = 0;
+  while (n < buffer.length) {
+    const got = file.readSync(buffer.subarray(n));
+    if (got === null || got === 0) break;
+    n += got;
+  }
+  return n;
+}
+
+/**
+ * Decompresses gzip bytes as a stream of chunks, so that a large file need
+ * not be held decompressed.
+ *
+ * @param bytes The compressed bytes.
+ * @returns The decompressed chunks.
+ */
+export function gunzip(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new DecompressionStream("gzip") as unknown as ReadableWritablePair<
+      Uint8Array,
+      Uint8Array
+    >,
+  );
+}
+
+/** A file of a log held by a {@linkcode LogFileSet}, by id. */
+export interface KeptFile {
+  /** Its id in the set; ids grow in the order of the log. */
+  id: number;
+  /** The path it had when it was opened. */
+  path: string;
+  /** Gzip-compressed. */
+  compressed: boolean;
+  /**
+   * The files between the one before it and it were rotated away before
+   * they could be opened: entries are missing before this file.
+   */
+  gapBefore: boolean;
+}
+
+/**
+ * The open files of one log, by id, oldest first: the set opened at the
+ * start ({@linkcode LogFileSet.open}), then each file the writer starts,
+ * opened as soon as {@linkcode LogFileSet.discover} sees it, so that it can
+ * be read later even if it is renamed, compressed or deleted meanwhile.
+ *
+ * A file that has just been rotated is found among the rotated files by its
+ * inode or, once compressed, by its size and first bytes; the files newer
+ * than it are opened too. If it is gone (deleted by rotation), files may
+ * have been missed: the next file is marked with `gapBefore`.
+ *
+ * Needs `--allow-read` for the log's folder.
+ */
+export class LogFileSet {
+  /** The log file's path. */
+  readonly path: string;
+  #files = new Map<number, OpenLogFile>();
+  #nextId = 0;
+  /** The newest file: the one being written when last looked at. */
+  #newest: OpenLogFile | undefined;
+
+  /**
+   * Prepares to hold the files of a log; {@linkcode LogFileSet.open} opens them.
+   *
+   * @param path The log file's path.
+   */
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * Opens the log's files as a consistent set (see
+   * {@linkcode openLogFiles}).
+   *
+   * @returns The files, oldest first.
+   * @throws {Deno.errors.NotFound} If the log file does not exist.
+   */
+  open(): KeptFile[] {
+    const files = openLogFiles(this.path);
+    this.#newest = files[files.length - 1];
+    return files.map((f) => this.#keep(f, false));
+  }
+
+  #keep(file: OpenLogFile, gapBefore: boolean): KeptFile {
+    const id = this.#nextId++;
+    this.#files.set(id, file);
+    return { id, path: file.path, compressed: file.compressed, gapBefore };
+  }
+
+  #get(id: number): OpenLogFile {
+    const file = this.#files.get(id);
+    if (file === undefined) throw new RangeError(`No open log file ${id}`);
+    return file;
+  }
+
+  /**
+   * Reads bytes of a file (compressed bytes for a `.gz`).
+   *
+   * @param id The file.
+   * @param offset Where to start.
+   * @param size How many bytes at most.
+   * @returns The bytes; fewer at the end of the file.
+   */
+  read(id: number, offset: number, size: number): Uint8Array {
+    const { file } = this.#get(id);
+    const out = new Uint8Array(size);
+    file.seekSync(offset, Deno.SeekMode.Start);
+    return out.subarray(0, readFully(file, out));
+  }
+
+  /**
+   * The current size of a file.
+   *
+   * @param id The file.
+   * @returns Its size in bytes.
+   */
+  size(id: number): number {
+    return this.#get(id).file.statSync().size;
+  }
+
+  /**
+   * Closes a file that is no longer needed.
+   *
+   * @param id The file.
+   */
+  release(id: number): void {
+    const file = this.#files.get(id);
+    if (file === undefined) return;
+    this.#files.delete(id);
+    if (file !== this.#newest) closeAll([file]);
+  }
+
+  /** Closes all files. */
+  close(): void {
+    closeAll(this.#files.values());
+    if (this.#newest !== undefined) closeAll([this.#newest]);
+    this.#files.clear();
+    this.#newest = undefined;
+  }
+
+  /**
+   * Looks for files the writer started since the last look, and opens them.
+   * Synchronous and quick when nothing changed (one `stat`), so that it
+   * can run every millisecond.
+   *
+   * @returns The new files, oldest first; none most of the time.
+   */
+  discover(): KeptFile[] {
+    const last = this.#newest;
+    if (last === undefined) return [];
+    if (this.#files.size >= 4096) return []; // too far behind to keep up
+    try {
+      if (Deno.statSync(this.path).ino === last.ino) return [];
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    const found = listRotatedFiles(this.path).some((r) => r.order > 0)
+      ? this.#kubeletFilesAfter(last)
+      : this.#dockerFilesAfter(last);
+    if (found === undefined) return [];
+    if (!this.#isKept(last)) closeAll([last]);
+    this.#newest = found.files[found.files.length - 1];
+    return found.files.map((f, i) => this.#keep(f, i === 0 && found.gap));
+  }
+
+  #isKept(file: OpenLogFile): boolean {
+    for (const f of this.#files.values()) if (f === file) return true;
+    return false;
+  }
+
+  /**
+   * Docker's scheme, where each rotation shifts `NAME.N` to `NAME.N+1`: the
+   * files newer than `last`, oldest first, the file being written last.
+   * They are found by walking up from `NAME.1` until `last` (by inode, or
+   * by size and first bytes once compressed). A walk is trusted only if
+   * `NAME` did not change during it (else a file could be seen out of
+   * order); the files a disturbed walk opened are kept, so none can be
+   * deleted before it is read, and matched again by the next walk. When
+   * `last` has been rotated away, the files the writer retired instead of
+   * deleting them ({@linkcode retiredPath}) are searched too; `gap` when
+   * files may have been missed: `last` is nowhere, and the writer rotated
+   * files away (a writer with `max-file=1` that deletes files leaves no
+   * trace: the new file is then taken to follow the old one).
+   */
+  #dockerFilesAfter(
+    last: OpenLogFile,
+  ): { files: OpenLogFile[]; gap: boolean } | undefined {
+    const pool: OpenLogFile[] = [];
+    // Each walk's view, newest first: valid up to where it was disturbed.
+    const chains: OpenLogFile[][] = [];
+    const matchPool = (candidate: OpenLogFile) => {
+      for (const p of pool) {
+        if (isSameFile(candidate, p)) {
+          closeAll([candidate]);
+          return p;
+        }
+      }
+      pool.push(candidate);
+      return candidate;
+    };
+    let walk: { rotated: number; lastFound: boolean } | undefined;
+    let fresh: OpenLogFile | undefined;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      let opened: OpenLogFile;
+      try {
+        opened = openLogFile(this.path, false);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue; // mid-rotation
+        throw error;
+      }
+      if (opened.ino === last.ino) {
+        closeAll([opened]);
+        break;
+      }
+      fresh = matchPool(opened);
+      const chain = [fresh];
+      chains.push(chain);
+      let disturbed = false;
+      let lastFound = false;
+      for (let k = 1; k < 10_000; k++) {
+        const candidate = tryOpen({
+          path: `${this.path}.${k}`,
+          compressed: false,
+          order: -k,
+        });
+        if (!sameFile(this.path, fresh.ino)) {
+          if (candidate !== undefined) closeAll([candidate]);
+          disturbed = true;
+          break;
+        }
+        if (candidate === undefined) {
+          // The end, unless a shift is under way: Docker renames from the
+          // top down before it renames NAME, leaving a hole for a moment.
+          if (exists(`${this.path}.${k + 1}`)) disturbed = true;
+          break;
+        }
+        if (isSameFile(candidate, last)) {
+          closeAll([candidate]);
+          lastFound = true;
+          break;
+        }
+        const file = matchPool(candidate);
+        if (!chain.includes(file)) chain.push(file);
+      }
+      walk = disturbed ? undefined : { rotated: chain.length - 1, lastFound };
+      if (!disturbed) break;
+    }
+    if (walk === undefined || fresh === undefined) {
+      // Rotating too fast to get a clear view: look again later.
+      closeAll(pool);
+      return undefined;
+    }
+    const files = oldestFirst(pool, chains);
+    if (walk.lastFound) return { files, gap: false };
+    // `last` was rotated away: look among the files the writer retired,
+    // whose order is exact, and put the files seen here after them.
+    const retired = retiredAfter(this.path, last, pool);
+    const ordered = retired.files;
+    for (const f of files) if (!ordered.includes(f)) ordered.push(f);
+    // Rotated files seen now, or retired ones, show that the writer keeps
+    // rotated files: `last` should have been among them. Without them
+    // (max-file=1 deleting its file), no one can tell.
+    return {
+      files: ordered,
+      gap: !retired.found && (walk.rotated > 0 || retired.any),
+    };
+  }
+
+  /**
+   * Kubelet's scheme, where a rotated file keeps its name: the rotated
+   * files newer than `last` and the file being written, oldest first; when
+   * `last` has been rotated away, the retired files after it too.
+   */
+  #kubeletFilesAfter(
+    last: OpenLogFile,
+  ): { files: OpenLogFile[]; gap: boolean } | undefined {
+    let fresh: OpenLogFile;
+    try {
+      fresh = openLogFile(this.path, false);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    // Names do not move, so a rotation meanwhile only adds a file after
+    // those listed: the next look finds it, as `fresh` then has a name.
+    const rotated = listRotatedFiles(this.path);
+    let found = -1;
+    for (let i = rotated.length - 1; i >= 0; i--) {
+      const candidate = tryOpen(rotated[i]);
+      if (candidate === undefined) continue;
+      const same = isSameFile(candidate, last);
+      closeAll([candidate]);
+      if (same) {
+        found = i;
+        break;
+      }
+    }
+    const files: OpenLogFile[] = [];
+    for (const name of rotated.slice(found + 1)) {
+      const opened = tryOpen(name);
+      if (opened === undefined) continue;
+      if (isSameFile(opened, fresh)) closeAll([opened]);
+      else files.push(opened);
+    }
+    if (found === -1) {
+      const retired = retiredAfter(this.path, last, [...files, fresh]);
+      const ordered = retired.files.filter((f) => f !== fresh);
+      for (const f of files) if (!ordered.includes(f)) ordered.push(f);
+      return {
+        files: [...ordered, fresh],
+        gap: !retired.found && (rotated.length > 0 || retired.any),
+      };
+    }
+    return { files: [...files, fresh], gap: false };
+  }
+}
+
+/**
+ * Orders the files seen by successive walks, oldest first. Each chain lists
+ * what one walk saw, newest first, and is right as far as it goes; a file
+ * that no chain places against another was deleted from the old end of the
+ * log before a later walk, so the file first seen by an earlier walk is the
+ * older.
+ */
+function oldestFirst(
+  files: OpenLogFile[],
+  chains: OpenLogFile[][],
+): OpenLogFile[] {
+  const newer = new Map<OpenLogFile, Set<OpenLogFile>>();
+  const firstSeen = new Map<OpenLogFile, [number, number]>();
+  chains.forEach((chain, attempt) => {
+    chain.forEach((file, k) => {
+      if (!firstSeen.has(file)) firstSeen.set(file, [attempt, -k]);
+      for (const younger of chain.slice(0, k)) {
+        if (!newer.has(file)) newer.set(file, new Set());
+        newer.get(file)!.add(younger);
+      }
+    });
+  });
+  const isOlder = (a: OpenLogFile, b: OpenLogFile) =>
+    newer.get(a)?.has(b) ?? false;
+  const left = [...files];
+  const out: OpenLogFile[] = [];
+  while (left.length > 0) {
+    // The files nothing left is known to be older than.
+    const ready = left.filter((f) => !left.some((o) => isOlder(o, f)));
+    const pick = (ready.length > 0 ? ready : left).reduce((a, b) => {
+      const [aa, ak] = firstSeen.get(a) ?? [0, 0];
+      const [ba, bk] = firstSeen.get(b) ?? [0, 0];
+      return aa < ba || (aa === ba && ak <= bk) ? a : b;
+    });
+    out.push(pick);
+    left.splice(left.indexOf(pick), 1);
+  }
+  return out;
+}
+
+/**
+ * The retired files of a log that came after `last`, opened, oldest first
+ * (none if `last` is not among them); a file that is one of `known` is
+ * given as that one.
+ */
+function retiredAfter(
+  path: string,
+  last: OpenLogFile,
+  known: OpenLogFile[],
+): { files: OpenLogFile[]; found: boolean; any: boolean } {
+  const retired = listRetiredFiles(path);
+  const files: OpenLogFile[] = [];
+  let found = false;
+  for (const name of retired) {
+    const file = tryOpen(name);
+    if (file === undefined) continue;
+    if (!found) {
+      found = isSameFile(file, last);
+      closeAll([file]);
+      continue;
+    }
+    const match = known.find((k) => isSameFile(file, k));
+    if (match === undefined) files.push(file);
+    else {
+      closeAll([file]);
+      if (!files.includes(match)) files.push(match);
+    }
+  }
+  return { files, found, any: retired.length > 0 };
+}
+
+/** Whether a path exists. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    try {
+      Deno.statSync(`${path}.gz`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Whether an open file of a log is `file`: the same inode, or its gzip copy
+ * (same size and same first bytes).
+ */
+function isSameFile(candidate: OpenLogFile, file: OpenLogFile): boolean {
+  if (candidate.compressed === file.compressed) {
+    return candidate.ino === file.ino;
+  }
+  const [gz, plain] = candidate.compressed
+    ? [candidate, file]
+    : [file, candidate];
+  try {
+    const facts = gzipFacts(gz.file);
+    const size = plain.file.statSync().size;
+    if (facts === undefined || facts.size !== size % 2 ** 32) return false;
+    const head = readHead(plain.file, Math.min(size, 4096));
+    const unzipped = gunzipSync(readHead(gz.file, gz.file.statSync().size));
+    return equalBytes(head, unzipped.subarray(0, head.length));
+  } catch {
+    return false;
+  }
+}
+
+function readHead(file: Deno.FsFile, size: number): Uint8Array {
+  const position = file.seekSync(0, Deno.SeekMode.Current);
+  try {
+    file.seekSync(0, Deno.SeekMode.Start);
+    const head = new Uint8Array(size);
+    return head.subarray(0, readFully(file, head));
+  } finally {
+    file.seekSync(position, Deno.SeekMode.Start);
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The functions of this module, for the source of the follower's worker
+ * (see `log_keeper.ts`). Add any new function here.
+ */
+export const WORKER_CODE: readonly (
+  | ((...args: never[]) => unknown)
+  | (abstract new (...args: never[]) => unknown)
+)[] = [
+  listRotatedFiles,
+  retiredPath,
+  listRetiredFiles,
+  retiredAfter,
+  oldestFirst,
+  exists,
+  openLogFiles,
+  openLogFile,
+  tryOpen,
+  sameFile,
+  closeAll,
+  gzipFacts,
+  readFully,
+  gunzip,
+  LogFileSet,
+  isSameFile,
+  readHead,
+  equalBytes,
+];

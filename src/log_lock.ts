@@ -1,0 +1,133 @@
+/**
+ * The writer's marker beside a log file, `<log>.lock`: while a driver writes
+ * the log it holds an exclusive advisory lock (`flock`) on that file, so a
+ * follower (`logs.ts -f`) knows when the writer is gone and everything has
+ * been written. The kernel drops the lock when the writer exits, even when
+ * it crashes; the file itself stays, so "marker present and unlocked" means
+ * "finished", and "no marker" means "unknown writer: follow until stopped".
+ *
+ * @module
+ */
+
+/**
+ * The marker's path for a log file.
+ *
+ * @param logPath The log file's path.
+ * @returns `<logPath>.lock`.
+ */
+export function logLockPath(logPath: string): string {
+  return `${logPath}.lock`;
+}
+
+/** A held writer's lock; see {@linkcode holdLogLock}. */
+export interface LogLock {
+  /** The marker's path. */
+  readonly path: string;
+  /** Releases the lock (the marker file stays). Idempotent. */
+  release(): void;
+}
+
+/**
+ * Takes the writer's lock on a log: creates `<logPath>.lock` (mode 0640)
+ * holding the writer's pid, and locks it exclusively until
+ * {@linkcode LogLock.release} or the process ends. A driver calls it once
+ * its log file is open, and releases it after its sink is closed (all
+ * entries written and all compressions finished), so that a follower that
+ * sees the lock released can read to the end and stop.
+ *
+ * Waits while another process holds the lock (a follower holds a shared
+ * lock for a moment when it checks; a second writer of the same log holds
+ * it for as long as it runs).
+ *
+ * Needs `--allow-read` and `--allow-write` for the log's folder.
+ *
+ * @param logPath The log file's path.
+ * @returns The held lock.
+ * @throws {Deno.errors.PermissionDenied} If the marker cannot be created.
+ *
+ * @example Usage
+ * ```ts
+ * import { holdLogLock, logWriterState } from "./log_lock.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   assert.equal(await logWriterState(`${dir}/x.log`), "unknown");
+ *   const lock = await holdLogLock(`${dir}/x.log`);
+ *   lock.release();
+ *   assert.equal(await logWriterState(`${dir}/x.log`), "finished");
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function holdLogLock(logPath: string): Promise<LogLock> {
+  const path = logLockPath(logPath);
+  const file = await Deno.open(path, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o640,
+  });
+  try {
+    await file.lock(true);
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let held = true;
+  return {
+    path,
+    release() {
+      if (!held) return;
+      held = false;
+      try {
+        file.unlockSync();
+      } finally {
+        file.close();
+      }
+    },
+  };
+}
+
+/**
+ * What a reader knows of a log's writer:
+ * - `"writing"`: a writer holds the lock;
+ * - `"finished"`: the marker exists and nobody holds it;
+ * - `"unknown"`: there is no marker (a file written by Docker, or by a
+ *   driver that does not make one).
+ */
+export type LogWriterState = "writing" | "finished" | "unknown";
+
+/**
+ * Checks the writer's lock of a log without waiting: tries a shared lock on
+ * `<logPath>.lock` and releases it at once.
+ *
+ * Needs `--allow-read` for the marker (without it, the state is
+ * `"unknown"`).
+ *
+ * @param logPath The log file's path.
+ * @returns The writer's state.
+ */
+export async function logWriterState(logPath: string): Promise<LogWriterState> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(logLockPath(logPath), { read: true });
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory ||
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) return "unknown";
+    throw error;
+  }
+  try {
+    if (!(await file.tryLock(false))) return "writing";
+    await file.unlock();
+    return "finished";
+  } finally {
+    file.close();
+  }
+}

@@ -1,0 +1,379 @@
+import assert from "node:assert/strict";
+import { gunzipSync, gzipSync } from "node:zlib";
+import {
+  closeAll,
+  type KeptFile,
+  listRetiredFiles,
+  listRotatedFiles,
+  LogFileSet,
+  openLogFiles,
+} from "../src/log_files.ts";
+import { LogRetirer } from "../src/log_retire.ts";
+import { WorkerFileAccess } from "../src/log_keeper.ts";
+
+const dec = new TextDecoder();
+
+/**
+ * A writer that rotates as `RotatingFile` does (Docker's scheme), one step
+ * at a time, so that a test decides when the reader looks.
+ */
+class ScriptedWriter {
+  #n = 0;
+  constructor(
+    readonly path: string,
+    readonly maxFile: number,
+    readonly options: { compress?: boolean; retirer?: LogRetirer } = {},
+  ) {
+    Deno.writeTextFileSync(path, "");
+  }
+
+  /** Appends a file's worth of lines: `<n>\n` for the next numbers. */
+  write(lines = 3): void {
+    let text = "";
+    for (let i = 0; i < lines; i++) text += `${this.#n++}\n`;
+    Deno.writeTextFileSync(this.path, text, { append: true });
+  }
+
+  #drop(path: string): void {
+    if (this.options.retirer) this.options.retirer.retire(path);
+    else Deno.removeSync(path);
+  }
+
+  rotate(): void {
+    const name = this.path;
+    const gz = this.options.compress ? ".gz" : "";
+    if (this.maxFile < 2) {
+      this.#drop(name);
+    } else {
+      for (let i = this.maxFile - 1; i >= 1; i--) {
+        const from = `${name}.${i}${gz}`;
+        if (!exists(from)) continue;
+        if (i === this.maxFile - 1) this.#drop(from);
+        else Deno.renameSync(from, `${name}.${i + 1}${gz}`);
+      }
+      Deno.renameSync(name, `${name}.1`);
+      if (this.options.compress) this.compress();
+    }
+    Deno.writeTextFileSync(name, "");
+  }
+
+  /** Compresses `.1` to `.1.gz` as the driver does: a new file, then unlink. */
+  compress(): void {
+    const src = `${this.path}.1`;
+    Deno.writeFileSync(`${src}.gz`, gzipSync(Deno.readFileSync(src)));
+    Deno.removeSync(src);
+  }
+
+  get written(): number {
+    return this.#n;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads kept files to text, oldest first, decompressing `.gz`. */
+function contents(set: LogFileSet, files: KeptFile[]): string {
+  return files.map((f) => {
+    const bytes = set.read(f.id, 0, set.size(f.id));
+    return dec.decode(f.compressed ? gunzipSync(bytes) : bytes);
+  }).join("");
+}
+
+function numbers(from: number, to: number): string {
+  let text = "";
+  for (let i = from; i < to; i++) text += `${i}\n`;
+  return text;
+}
+
+async function withDir(fn: (dir: string) => Promise<void> | void) {
+  const dir = await Deno.makeTempDir({ prefix: "shimlog-rotation-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (const compress of [false, true]) {
+  const label = compress ? " with compress" : "";
+  Deno.test(`LogFileSet.discover() opens each new file in order when it looks after every rotation${label}`, async () => {
+    await withDir((dir) => {
+      const writer = new ScriptedWriter(`${dir}/x.log`, 5, { compress });
+      const set = new LogFileSet(writer.path);
+      try {
+        const files = set.open();
+        assert.deepEqual(set.discover(), []);
+        for (let r = 0; r < 12; r++) {
+          writer.write();
+          writer.rotate();
+          const found = set.discover();
+          assert.equal(found.length, 1);
+          assert.equal(found[0].gapBefore, false);
+          files.push(...found);
+        }
+        writer.write();
+        assert.equal(contents(set, files), numbers(0, writer.written));
+      } finally {
+        set.close();
+      }
+    });
+  });
+
+  Deno.test(`LogFileSet.discover() finds every file in order after max-file-1 rotations unseen${label}`, async () => {
+    await withDir((dir) => {
+      const writer = new ScriptedWriter(`${dir}/x.log`, 5, { compress });
+      const set = new LogFileSet(writer.path);
+      try {
+        const files = set.open();
+        writer.write();
+        for (let r = 0; r < 4; r++) {
+          writer.rotate();
+          writer.write();
+        }
+        const found = set.discover();
+        assert.equal(found.length, 4);
+        assert.ok(found.every((f) => !f.gapBefore));
+        files.push(...found);
+        assert.equal(contents(set, files), numbers(0, writer.written));
+      } finally {
+        set.close();
+      }
+    });
+  });
+
+  Deno.test(`LogFileSet.discover() reports a gap when a file was deleted unseen, and finds it among retired files when the writer retires them${label}`, async () => {
+    await withDir((dir) => {
+      for (const retire of [false, true]) {
+        const path = `${dir}/${retire ? "r" : "d"}.log`;
+        const retirer = retire ? new LogRetirer(path) : undefined;
+        const writer = new ScriptedWriter(path, 5, { compress, retirer });
+        const set = new LogFileSet(path);
+        try {
+          const files = set.open();
+          writer.write();
+          for (let r = 0; r < 8; r++) {
+            writer.rotate();
+            writer.write();
+          }
+          const found = set.discover();
+          files.push(...found);
+          if (retire) {
+            assert.equal(found.length, 8);
+            assert.equal(found[0].gapBefore, false);
+            assert.equal(contents(set, files), numbers(0, writer.written));
+          } else {
+            assert.equal(found.length, 5);
+            assert.equal(found[0].gapBefore, true);
+            // The first file, then a gap, then the newest 5.
+            assert.equal(
+              contents(set, files),
+              numbers(0, 3) + numbers(12, writer.written),
+            );
+          }
+        } finally {
+          set.close();
+        }
+      }
+    });
+  });
+}
+
+Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with the new one, and with retirement finds files it missed", async () => {
+  await withDir((dir) => {
+    const plain = new ScriptedWriter(`${dir}/a.log`, 1);
+    const set = new LogFileSet(plain.path);
+    try {
+      const files = set.open();
+      plain.write();
+      plain.rotate();
+      plain.write();
+      const found = set.discover();
+      assert.deepEqual(found.map((f) => f.gapBefore), [false]);
+      files.push(...found);
+      assert.equal(contents(set, files), numbers(0, 6));
+    } finally {
+      set.close();
+    }
+    const path = `${dir}/b.log`;
+    const retiring = new ScriptedWriter(path, 1, {
+      retirer: new LogRetirer(path),
+    });
+    const set2 = new LogFileSet(path);
+    try {
+      const files = set2.open();
+      for (let r = 0; r < 3; r++) {
+        retiring.write();
+        retiring.rotate();
+      }
+      retiring.write();
+      const found = set2.discover();
+      assert.equal(found.length, 3);
+      assert.ok(found.every((f) => !f.gapBefore));
+      files.push(...found);
+      assert.equal(contents(set2, files), numbers(0, 12));
+    } finally {
+      set2.close();
+    }
+  });
+});
+
+Deno.test("LogFileSet.discover() follows kubelet's stamped names, with the newest rotated file uncompressed", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/0.log`;
+    let n = 0;
+    const write = () =>
+      Deno.writeTextFileSync(path, `${n++}\n`, { append: true });
+    Deno.writeTextFileSync(path, "");
+    const set = new LogFileSet(path);
+    try {
+      const files = set.open();
+      const rotated: string[] = [];
+      const rotate = (stamp: string) => {
+        Deno.renameSync(path, `${path}.${stamp}`);
+        Deno.writeTextFileSync(path, "");
+        // Every rotated file but the newest is compressed.
+        const previous = rotated.at(-1);
+        if (previous !== undefined) {
+          Deno.writeFileSync(
+            `${previous}.gz`,
+            gzipSync(Deno.readFileSync(previous)),
+          );
+          Deno.removeSync(previous);
+        }
+        rotated.push(`${path}.${stamp}`);
+      };
+      write();
+      rotate("20261129-155410");
+      write();
+      files.push(...set.discover());
+      rotate("20261129-155411");
+      write();
+      rotate("20261129-155412");
+      write();
+      files.push(...set.discover());
+      assert.equal(contents(set, files), numbers(0, 4));
+      assert.deepEqual(
+        listRotatedFiles(path).map((r) => r.path.slice(dir.length + 1)),
+        [
+          "0.log.20261129-155410.gz",
+          "0.log.20261129-155411.gz",
+          "0.log.20261129-155412",
+        ],
+      );
+    } finally {
+      set.close();
+    }
+  });
+});
+
+Deno.test("openLogFiles() opens a log's files oldest first, preferring an uncompressed copy of a file being compressed", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, "0\n");
+    Deno.writeTextFileSync(`${path}.1`, "1\n");
+    Deno.writeFileSync(`${path}.1.gz`, gzipSync("1\n"));
+    Deno.writeFileSync(`${path}.2.gz`, gzipSync("2\n"));
+    Deno.writeTextFileSync(`${path}.3`, "3\n");
+    Deno.writeTextFileSync(`${path}.compressing-1234`, "junk");
+    Deno.writeTextFileSync(`${path}.lock`, "42\n");
+    Deno.writeTextFileSync(`${path}.retired-1-0`, "old\n");
+    const files = openLogFiles(path);
+    try {
+      assert.deepEqual(
+        files.map((f) => [f.path.slice(dir.length + 1), f.compressed]),
+        [["x.log.3", false], ["x.log.2.gz", true], ["x.log.1", false], [
+          "x.log",
+          false,
+        ]],
+      );
+    } finally {
+      closeAll(files);
+    }
+  });
+});
+
+Deno.test("LogRetirer keeps retired files for the grace period, at most maxFiles of them, and sweeps leftovers when created", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    let now = 5_000;
+    const retirer = new LogRetirer(path, {
+      graceMs: 1000,
+      maxFiles: 2,
+      now: () => now,
+    });
+    for (const name of ["x.log.4", "x.log.4.gz", "x.log"]) {
+      Deno.writeTextFileSync(`${dir}/${name}`, name);
+      retirer.retire(`${dir}/${name}`);
+      now += 100;
+    }
+    retirer.retire(`${dir}/missing`); // not an error
+    assert.deepEqual(
+      listRetiredFiles(path).map((
+        r,
+      ) => [r.path.slice(dir.length + 1), r.compressed]),
+      [
+        ["x.log.retired-5000-0", false],
+        ["x.log.retired-5100-1.gz", true],
+        ["x.log.retired-5200-2", false],
+      ],
+    );
+    retirer.sweep(); // maxFiles: the oldest goes
+    assert.equal(listRetiredFiles(path).length, 2);
+    now = 6_150;
+    retirer.sweep(); // 5100 is 1050 ms old
+    assert.deepEqual(
+      listRetiredFiles(path).map((r) => r.path.slice(dir.length + 1)),
+      ["x.log.retired-5200-2"],
+    );
+    now = 10_000;
+    new LogRetirer(path, { graceMs: 1000, now: () => now });
+    assert.deepEqual(listRetiredFiles(path), []);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      [],
+    );
+    assert.throws(() => new LogRetirer(path, { graceMs: -1 }), RangeError);
+  });
+});
+
+Deno.test("WorkerFileAccess runs discovery in its worker, through compressed, retired and missing files", async () => {
+  await withDir(async (dir) => {
+    for (const retire of [true, false]) {
+      const path = `${dir}/${retire ? "r" : "d"}.log`;
+      const writer = new ScriptedWriter(path, 3, {
+        compress: true,
+        retirer: retire ? new LogRetirer(path) : undefined,
+      });
+      const access = new WorkerFileAccess(path, 60_000); // looks only when asked
+      try {
+        const files = await access.open();
+        writer.write();
+        for (let r = 0; r < 6; r++) {
+          writer.rotate();
+          writer.write();
+        }
+        const found = await access.discovered(true);
+        assert.equal(found[0].gapBefore, !retire);
+        files.push(...found);
+        let text = "";
+        for (const f of files) {
+          const bytes = await access.read(f.id, 0, await access.size(f.id));
+          text += dec.decode(f.compressed ? gunzipSync(bytes) : bytes);
+        }
+        assert.equal(
+          text,
+          retire ? numbers(0, writer.written) : numbers(0, 3) + numbers(12, 21),
+        );
+      } finally {
+        await access.close();
+      }
+    }
+  });
+});

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { parseLogsArgs, parseTimeArg } from "../src/logs_args.ts";
+
+const NOW = { sec: 1795967634, nsec: 123_456_789 };
+
+Deno.test("parseLogsArgs() reads docker logs' flags, with defaults", () => {
+  assert.deepEqual(parseLogsArgs(["web"], { now: NOW, cwd: "/" }), {
+    id: "web",
+    namespace: "default",
+    follow: false,
+    tail: Infinity,
+    timestamps: false,
+    details: false,
+    help: false,
+  });
+  const all = parseLogsArgs(
+    [
+      "-f",
+      "-t",
+      "-n",
+      "5",
+      "--details",
+      "--since",
+      "1795967000",
+      "--until=2026-11-29T15:53:54Z",
+      "--namespace",
+      "k8s.io",
+      "--data-root",
+      "rel/root",
+      "web",
+    ],
+    { now: NOW, cwd: "/home/me" },
+  );
+  assert.deepEqual(all, {
+    id: "web",
+    namespace: "k8s.io",
+    follow: true,
+    tail: 5,
+    timestamps: true,
+    details: true,
+    help: false,
+    dataRoot: "/home/me/rel/root",
+    since: { sec: 1795967000, nsec: 0 },
+    until: { sec: 1795967634, nsec: 0 },
+  });
+  assert.equal(parseLogsArgs(["--tail", "all", "x"]).tail, Infinity);
+  assert.equal(parseLogsArgs(["--tail=0", "x"]).tail, 0);
+  assert.equal(
+    parseLogsArgs(["--path", "a.log"], { cwd: "/logs" }).path,
+    "/logs/a.log",
+  );
+  assert.equal(parseLogsArgs(["-h"]).help, true);
+});
+
+Deno.test("parseLogsArgs() refuses bad flags with TypeError, RangeError or SyntaxError", () => {
+  const cases: [string[], ErrorConstructor, RegExp][] = [
+    [["--follow=yes", "x"], TypeError, /--follow/],
+    [["--tail"], TypeError, /--tail/],
+    [
+      ["--tail", "-1", "x"],
+      TypeError,
+      /ambiguous \(write a value that starts with - as --flag=VALUE\)$/,
+    ],
+    [["--tail=-1", "x"], RangeError, /Invalid --tail "-1"/],
+    [["--tail", "1.5", "x"], RangeError, /Invalid --tail "1.5"/],
+    [["--since", "10 minutes", "x"], SyntaxError, /Invalid --since/],
+    [["--namespace", "a/b", "x"], RangeError, /Invalid --namespace "a\/b"/],
+    [["--data-root", "", "x"], RangeError, /--data-root ""/],
+    [["--path", ""], TypeError, /--path needs a file/],
+  ];
+  for (const [args, type, message] of cases) {
+    assert.throws(
+      () => parseLogsArgs(args, { now: NOW }),
+      (e: unknown) => e instanceof type && message.test((e as Error).message),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("parseTimeArg() reads RFC 3339 with Z or an offset to the nanosecond", () => {
+  assert.deepEqual(
+    parseTimeArg("2026-11-29T15:53:54.123456789Z", NOW),
+    { sec: 1795967634, nsec: 123456789 },
+  );
+  assert.deepEqual(
+    parseTimeArg("2026-11-29T16:53:54.000000001+01:00", NOW),
+    { sec: 1795967634, nsec: 1 },
+  );
+  assert.deepEqual(
+    parseTimeArg("2026-11-29T10:23:54.5-05:30", NOW),
+    { sec: 1795967634, nsec: 500_000_000 },
+  );
+  assert.deepEqual(parseTimeArg("2026-11-29Z", NOW), {
+    sec: 1795910400,
+    nsec: 0,
+  });
+});
+
+Deno.test("parseTimeArg() reads Unix seconds with up to nine fractional digits", () => {
+  assert.deepEqual(parseTimeArg("1795967634", NOW), {
+    sec: 1795967634,
+    nsec: 0,
+  });
+  assert.deepEqual(parseTimeArg("1795967634.5", NOW), {
+    sec: 1795967634,
+    nsec: 500_000_000,
+  });
+  assert.deepEqual(parseTimeArg("0.000000001", NOW), { sec: 0, nsec: 1 });
+  assert.throws(() => parseTimeArg("1.0000000001", NOW), SyntaxError);
+});
+
+Deno.test("parseTimeArg() reads Go durations as a time that long ago", () => {
+  const ago = (text: string) => parseTimeArg(text, NOW);
+  assert.deepEqual(ago("10m"), { sec: NOW.sec - 600, nsec: NOW.nsec });
+  assert.deepEqual(ago("1h30m"), { sec: NOW.sec - 5400, nsec: NOW.nsec });
+  assert.deepEqual(ago("1.5h"), { sec: NOW.sec - 5400, nsec: NOW.nsec });
+  assert.deepEqual(ago("100ms"), { sec: NOW.sec, nsec: NOW.nsec - 100e6 });
+  assert.deepEqual(ago("124ms"), {
+    sec: NOW.sec - 1,
+    nsec: NOW.nsec + 1e9 - 124e6,
+  });
+  assert.deepEqual(ago("1us1ns"), { sec: NOW.sec, nsec: NOW.nsec - 1001 });
+  assert.deepEqual(ago("-1m"), { sec: NOW.sec + 60, nsec: NOW.nsec });
+  assert.deepEqual(ago("0"), { sec: 0, nsec: 0 }, "0 is Unix time 0");
+  for (const bad of ["1d", "m", "1h 30m", "ten", ""]) {
+    assert.throws(() => ago(bad), SyntaxError, bad);
+  }
+});
+
+Deno.test("parseTimeArg() reads a date and time without a zone as local time, as Docker does", () => {
+  const local = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) =>
+    new Date(y, mo - 1, d, h, mi, s).getTime() / 1000;
+  assert.deepEqual(parseTimeArg("2026-11-29T16:53:54.25", NOW), {
+    sec: local(2026, 11, 29, 16, 53, 54),
+    nsec: 250_000_000,
+  });
+  assert.deepEqual(parseTimeArg("2026-11-29T16:53", NOW), {
+    sec: local(2026, 11, 29, 16, 53),
+    nsec: 0,
+  });
+  assert.deepEqual(parseTimeArg("2026-11-29", NOW), {
+    sec: local(2026, 11, 29),
+    nsec: 0,
+  });
+  assert.throws(() => parseTimeArg("2026-02-30", NOW), SyntaxError);
+});
