@@ -152,3 +152,37 @@ export {
   type AppLineChunksOptions,
   runApp,
 } from "./src/app_output.ts";
+export {
+  readLogBatches,
+  readLogs,
+  type ReadLogsOptions,
+} from "./src/log_reader.ts";
+export {
+  type DecodedLine,
+  decodeOrRecover,
+  detectLogFormat,
+  type LogEntry,
+  type LogFormat,
+  type LogLineDecoder,
+} from "./src/log_entry.ts";
+export {
+  decodeJsonFileLine,
+  JsonFileDecoder,
+  type JsonFileRecord,
+  parseRfc3339Bytes,
+} from "./src/json_file.ts";
+export {
+  holdLogLock,
+  type LogLock,
+  logLockPath,
+  type LogWriterState,
+  logWriterState,
+} from "./src/log_lock.ts";
+export { LogRetirer, type LogRetirerOptions } from "./src/log_retire.ts";
+export {
+  ContainerLogNotFound,
+  type ContainerRef,
+  locateContainerLog,
+} from "./src/log_locate.ts";
+export { parseTimeArg } from "./src/logs_args.ts";
+export { gzipFileOffThread } from "./src/gzip_worker.ts";

@@ -7,6 +7,7 @@
 
 import { loadDriverConfig } from "./driver_config.ts";
 import { copyStreams } from "./logger.ts";
+import { holdLogLock, type LogLock } from "./log_lock.ts";
 import { prepareSink } from "./sinks.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
@@ -41,6 +42,10 @@ export interface LoggingDriverOptions {
  * 4. copies until both streams end. SIGINT is ignored; after SIGTERM it
  *    drains for at most `drainMs`, then writes what it holds.
  *
+ * While it writes, it holds an exclusive lock on `<log>.lock` (see
+ * {@linkcode holdLogLock}), released once everything is on disk, so that a
+ * follower knows when to stop.
+ *
  * Any error before step 3 is reported and returns 1 without signalling
  * ready, so that a shim can refuse to start the container.
  *
@@ -71,6 +76,7 @@ export async function runLoggingDriver(
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
   const open: Deno.FsFile[] = [];
+  let lock: LogLock | undefined;
   try {
     let opened;
     try {
@@ -85,9 +91,12 @@ export async function runLoggingDriver(
         await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
       );
       opened = prepared.open();
+      // The writer's marker: followers (logs.ts -f) stop once it is released.
+      lock = await holdLogLock(opened.path);
       ready = true;
     } catch (error) {
       report(`shimlog driver: ${describe(error)}`);
+      await opened?.sink.close().catch(() => {});
       return 1;
     }
     const { sink } = opened;
@@ -109,6 +118,7 @@ export async function runLoggingDriver(
       return 1;
     }
   } finally {
+    lock?.release(); // after the sink's close: everything is on disk
     for (const file of open) {
       try {
         file.close();

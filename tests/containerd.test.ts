@@ -13,6 +13,7 @@ import {
 } from "./_peers/containerd.ts";
 import { peerTest } from "./_peers/require.ts";
 import { CriLineJoiner, decodeCriLine } from "../src/cri.ts";
+import { logWriterState } from "../src/log_lock.ts";
 
 const NEEDS = { needs: CONTAINERD_NEEDS, root: true };
 const INSTALL_SCRIPT = new URL("../scripts/install_driver.ts", import.meta.url)
@@ -41,6 +42,18 @@ async function installWrapper(out: string, allowDir: string): Promise<void> {
     stdout: "null",
   }).output();
   assert.equal(code, 0, `install_driver.ts failed: ${decoder.decode(stderr)}`);
+}
+
+/**
+ * Waits until the driver has released its lock on the log: `ctr run` can
+ * return while the logger still drains and compresses.
+ */
+async function writerFinished(log: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await logWriterState(log) === "finished") return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`The driver still holds ${log}.lock after 15 s`);
 }
 
 /** A container's log folder and the driver wrapper allowed to write there. */
@@ -213,9 +226,11 @@ peerTest(
         `ctr run: ${run.stderr}\n${await containerd.log()}`,
       );
       await containerd.remove(id);
+      await writerFinished(log);
 
       // Exactly max-file files, none compressed.
-      const names = [...Deno.readDirSync(logs)].map((e) => e.name).sort();
+      const names = [...Deno.readDirSync(logs)].map((e) => e.name)
+        .filter((n) => !n.endsWith(".lock")).sort();
       assert.deepEqual(names, [`${id}.log`, `${id}.log.1`, `${id}.log.2`]);
       const files = [`${log}.2`, `${log}.1`, log];
       const entries: Entry[] = [];
@@ -321,6 +336,7 @@ peerTest(
         });
         assert.equal(result.code, 0, `ctr run: ${result.stderr}`);
         await containerd.remove(id);
+        await writerFinished(log);
       }
       const entries = await readEntries(log);
       const of = (stream: string) =>
@@ -405,7 +421,10 @@ peerTest(
         command: ["/bin/sh", "-c", script],
       });
       assert.equal(result.code, 0, `ctr run: ${result.stderr}`);
-      const names = [...Deno.readDirSync(logs)].map((e) => e.name).sort();
+      await containerd.remove(id);
+      await writerFinished(log);
+      const names = [...Deno.readDirSync(logs)].map((e) => e.name)
+        .filter((n) => !n.endsWith(".lock")).sort();
       const rotated = names.filter((n) => n !== `${id}.log`);
       assert.equal(names.length, 3, `max-file=3 keeps 3 files: ${names}`);
       for (const name of rotated) {
@@ -458,7 +477,6 @@ peerTest(
       assert.ok(got.stderr.length > 0);
       assert.deepEqual(got.stdout, out.slice(out.length - got.stdout.length));
       assert.deepEqual(got.stderr, err.slice(err.length - got.stderr.length));
-      await containerd.remove(id);
     });
   },
 );
