@@ -65,6 +65,12 @@ async function main(args: string[]): Promise<number> {
       );
       return 2;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      console.error(
+        `shimlog: ${error.message}\nshim.ts needs --allow-run --allow-read --allow-write --allow-env (and --allow-ffi for -t)`,
+      );
+      return 2;
+    }
     throw error;
   }
   if (options.help) {

@@ -231,9 +231,19 @@ export function parseShimArgs(
     if (value === undefined) {
       throw new RangeError(`Invalid --log-opt "${pair}": expected KEY=VALUE`);
     }
+    if (key === "log-driver" || key === "data-root") {
+      throw new RangeError(
+        `Invalid --log-opt "${pair}": ${key} is not a log opt; use --${key}`,
+      );
+    }
     logOpts[key] = value;
   }
   const cwd = () => options.cwd ?? Deno.cwd();
+  if (logOpts["log-path"] === "") {
+    throw new RangeError(
+      'Invalid --log-opt "log-path=": expected the path of the log file',
+    );
+  }
   if (logOpts["log-path"] !== undefined) {
     logOpts["log-path"] = checkPath(
       "--log-opt log-path",

@@ -23,6 +23,7 @@ const DECIMAL_UNITS: Record<string, number> = {
  * @param text The value, e.g. `"10m"`.
  * @returns The size in bytes.
  * @throws {SyntaxError} If the text is not a size.
+ * @throws {RangeError} If the size does not fit in a safe integer.
  *
  * @example Usage
  * ```ts
@@ -39,7 +40,13 @@ export function parseDockerSize(text: string): number {
     );
   }
   const unit = DECIMAL_UNITS[(match[2] ?? "").toLowerCase()];
-  return Math.trunc(Number(match[1]) * unit);
+  const size = Math.trunc(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(size)) {
+    throw new RangeError(
+      `Cannot use size "${text}": larger than ${Number.MAX_SAFE_INTEGER} bytes`,
+    );
+  }
+  return size;
 }
 
 const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);

@@ -84,3 +84,10 @@ Deno.test("parseJsonFileOptions() wants an absolute log-path and valid patterns"
     /Cannot parse env-regex "\("/,
   );
 });
+
+Deno.test("parseDockerSize() refuses a size too large to count in bytes", () => {
+  assert.throws(() => parseDockerSize("99999999999999999999999p"), {
+    name: "RangeError",
+    message: /"99999999999999999999999p": larger than/,
+  });
+});

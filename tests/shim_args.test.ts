@@ -239,3 +239,22 @@ Deno.test("parseShimArgs() names the bad value and what is accepted", () => {
     /^RangeError: Invalid --namespace ""/,
   );
 });
+
+Deno.test("parseShimArgs() refuses driver arguments given as log opts, and an empty log-path", () => {
+  assert.throws(
+    () => parseShimArgs(["--log-opt", "log-driver=cri", "ls"]),
+    {
+      name: "RangeError",
+      message:
+        /"log-driver=cri": log-driver is not a log opt; use --log-driver/,
+    },
+  );
+  assert.throws(
+    () => parseShimArgs(["--log-opt", "data-root=/x", "ls"]),
+    /use --data-root/,
+  );
+  assert.throws(
+    () => parseShimArgs(["--log-opt", "log-path=", "ls"]),
+    /"log-path=": expected the path/,
+  );
+});
