@@ -27,18 +27,33 @@ export interface LogTime {
 export class LogClock {
   #anchorMs = 0;
   #anchorPerf = 0;
+  #clamps = 0;
   #lastSec = 0;
   #lastNsec = 0;
   #last: LogTime = { sec: 0, nsec: 0 };
 
-  /** Creates a clock anchored at the current time. */
+  /** Creates a clock anchored at the current time (takes up to 1 ms). */
   constructor() {
-    this.#anchor(Date.now(), performance.now());
+    this.#anchor();
   }
 
-  #anchor(wall: number, perf: number) {
+  /**
+   * Anchors the monotonic clock on an edge of `Date.now()`'s millisecond, so
+   * that its fraction lines up with the wall clock's: waits for the next
+   * millisecond to begin, at most about 1 ms.
+   */
+  #anchor(): void {
+    const start = Date.now();
+    let wall = start;
+    let perf = performance.now();
+    const limit = perf + 1.5;
+    while (wall === start && perf < limit) {
+      wall = Date.now();
+      perf = performance.now();
+    }
     this.#anchorMs = wall;
     this.#anchorPerf = perf;
+    this.#clamps = 0;
   }
 
   /**
@@ -47,17 +62,25 @@ export class LogClock {
    * @returns A new {@linkcode LogTime}, never earlier than the previous one.
    */
   now(): LogTime {
-    const perf = performance.now();
-    const wall = Date.now();
+    let perf = performance.now();
+    let wall = Date.now();
     let delta = perf - this.#anchorPerf;
     let ms = this.#anchorMs + Math.floor(delta);
-    if (ms < wall || ms > wall) {
-      // Drifted off the wall clock's millisecond: re-anchor on it.
-      this.#anchor(wall, perf);
-      delta = 0;
-      ms = wall;
+    let fracNs = Math.floor((delta - Math.floor(delta)) * 1e6);
+    if (ms !== wall) {
+      if (Math.abs(ms - wall) > 1 || ++this.#clamps > 64) {
+        // Drifted, or the wall clock stepped: anchor again.
+        this.#anchor();
+        perf = performance.now();
+        wall = Date.now();
+        delta = perf - this.#anchorPerf;
+        ms = this.#anchorMs + Math.floor(delta);
+        fracNs = Math.floor((delta - Math.floor(delta)) * 1e6);
+      }
+      // Off by one at a millisecond's edge: keep within Date.now()'s.
+      if (ms < wall) [ms, fracNs] = [wall, 0];
+      else if (ms > wall) [ms, fracNs] = [wall, 999_999];
     }
-    const fracNs = Math.floor((delta - Math.floor(delta)) * 1e6);
     const sec = Math.floor(ms / 1000);
     const nsec = (ms - sec * 1000) * 1e6 + fracNs;
     if (

@@ -75,3 +75,18 @@ Deno.test("parseRfc3339Nano(formatRfc3339Nano(t)) is t (property)", () => {
     ),
   );
 });
+
+Deno.test("LogClock.now() keeps sub-millisecond digits on the first call after a pause", async () => {
+  let whole = 0;
+  const n = 40;
+  for (let i = 0; i < n; i++) {
+    const clock = new LogClock();
+    await new Promise((r) => setTimeout(r, 3 + (i % 5)));
+    const t = clock.now();
+    if (t.nsec % 1_000_000 === 0 || t.nsec % 1_000_000 === 999_999) whole++;
+  }
+  assert.ok(
+    whole <= n / 8,
+    `${whole} of ${n} first times at a millisecond's edge`,
+  );
+});
