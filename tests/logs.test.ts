@@ -23,11 +23,19 @@ async function logs(
   readable: string,
   env: Record<string, string> = {},
 ): Promise<Run> {
+  const resolved = (path: string) => {
+    try {
+      return Deno.realPathSync(path);
+    } catch {
+      return path;
+    }
+  };
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--no-prompt",
-      `--allow-read=${readable}`,
+      // The folder as named and as resolved: ../shared may be a symlink.
+      `--allow-read=${readable},${resolved(readable)}`,
       "--allow-env=SHIMLOG_DATA_ROOT,XDG_DATA_HOME,HOME",
       LOGS,
       ...args,
