@@ -35,6 +35,7 @@
 
 export {
   formatRfc3339Nano,
+  formatRfc3339NanoFixed,
   LogClock,
   type LogTime,
   parseRfc3339Nano,

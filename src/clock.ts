@@ -102,6 +102,32 @@ function pad(n: number, width: number): string {
 let cachedSec = NaN;
 let cachedPrefix = "";
 
+/** `YYYY-MM-DDThh:mm:ss` in UTC, cached for the last second asked. */
+function utcSeconds(sec: number): string {
+  if (sec !== cachedSec) {
+    const d = new Date(sec * 1000);
+    cachedPrefix = `${pad(d.getUTCFullYear(), 4)}-${
+      pad(d.getUTCMonth() + 1, 2)
+    }-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${
+      pad(d.getUTCMinutes(), 2)
+    }:${pad(d.getUTCSeconds(), 2)}`;
+    cachedSec = sec;
+  }
+  return cachedPrefix;
+}
+
+/**
+ * Formats a time as `docker logs -t` prints it (Go's
+ * `jsonmessage.RFC3339NanoFixed` in UTC): always nine fractional digits, so
+ * that every timestamp has the same width (`2026-11-29T15:53:54.273182200Z`).
+ *
+ * @param time The time.
+ * @returns The text, 30 characters for years 0 to 9999.
+ */
+export function formatRfc3339NanoFixed(time: LogTime): string {
+  return `${utcSeconds(time.sec)}.${pad(time.nsec, 9)}Z`;
+}
+
 /**
  * Formats a time as Go's `time.RFC3339Nano` in UTC, as Docker's json-file
  * `time` field: `2026-11-29T15:53:54.2731822Z`, up to nine fractional digits
@@ -111,15 +137,7 @@ let cachedPrefix = "";
  * @returns The text.
  */
 export function formatRfc3339Nano(time: LogTime): string {
-  if (time.sec !== cachedSec) {
-    const d = new Date(time.sec * 1000);
-    cachedPrefix = `${pad(d.getUTCFullYear(), 4)}-${
-      pad(d.getUTCMonth() + 1, 2)
-    }-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${
-      pad(d.getUTCMinutes(), 2)
-    }:${pad(d.getUTCSeconds(), 2)}`;
-    cachedSec = time.sec;
-  }
+  const cachedPrefix = utcSeconds(time.sec);
   if (time.nsec === 0) return `${cachedPrefix}Z`;
   let frac = pad(time.nsec, 9);
   let end = 9;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LogTime } from "./clock.ts";
+import { formatRfc3339NanoFixed, type LogTime } from "./clock.ts";
 import type { LogEntry, StreamName } from "./log_entry.ts";
 
 /** Where printed bytes go: `Deno.stdout`, `Deno.stderr`, a test double. */
@@ -18,13 +18,6 @@ export interface ByteWriter {
    */
   write(p: Uint8Array): Promise<number>;
 }
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, "0");
-}
-
-let cachedSec = NaN;
-let cachedPrefix = "";
 
 /**
  * Formats a time as `docker logs -t` prints it (Go's
@@ -45,16 +38,7 @@ let cachedPrefix = "";
  * ```
  */
 export function formatTimestampFixed(time: LogTime): string {
-  if (time.sec !== cachedSec) {
-    const d = new Date(time.sec * 1000);
-    cachedPrefix = `${pad(d.getUTCFullYear(), 4)}-${
-      pad(d.getUTCMonth() + 1, 2)
-    }-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${
-      pad(d.getUTCMinutes(), 2)
-    }:${pad(d.getUTCSeconds(), 2)}.`;
-    cachedSec = time.sec;
-  }
-  return `${cachedPrefix}${pad(time.nsec, 9)}Z`;
+  return formatRfc3339NanoFixed(time);
 }
 
 const UNRESERVED = /[A-Za-z0-9\-_.~]/;
