@@ -15,8 +15,13 @@ import { gzipHeader } from "./gzip.ts";
  * permissions for the files.
  */
 const WORKER_SOURCE = `
-self.onmessage = async (event) => {
-  const { id, source, target, header } = event.data;
+// One file at a time: compressions in parallel would only share the same
+// core and multiply the buffers held.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  queue = queue.then(() => compress(event.data));
+};
+async function compress({ id, source, target, header }) {
   let input, output;
   try {
     input = await Deno.open(source, { read: true });
@@ -43,7 +48,7 @@ self.onmessage = async (event) => {
     try { output?.close(); } catch { /* closed by its stream */ }
     self.postMessage({ id, error: String(error?.message ?? error) });
   }
-};
+}
 `;
 
 interface Job {
