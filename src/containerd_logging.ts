@@ -92,7 +92,12 @@ export async function runLoggingDriver(
       );
       opened = prepared.open();
       // The writer's marker: followers (logs.ts -f) stop once it is released.
-      lock = await holdLogLock(opened.path);
+      // A second writer of the same log holds it: wait, but not past SIGTERM.
+      lock = await untilStopped(
+        holdLogLock(opened.path),
+        early.signal,
+        "waiting for another writer's lock on the log",
+      );
       ready = true;
     } catch (error) {
       report(`shimlog driver: ${describe(error)}`);
@@ -140,20 +145,31 @@ async function openStream(
   fd: number,
   signal: AbortSignal,
 ): Promise<Deno.FsFile> {
+  try {
+    return await untilStopped(
+      Deno.open(path, { read: true }),
+      signal,
+      `opening fd ${fd}`,
+    );
+  } catch (error) {
+    throw explainFdError(error, path, fd);
+  }
+}
+
+/** `work`, or an error saying what was interrupted once `signal` aborts. */
+async function untilStopped<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  what: string,
+): Promise<T> {
   const stopped = new Promise<never>((_, reject) => {
     const fail = () =>
-      reject(
-        new Error(`Stopped by SIGTERM while opening fd ${fd}, before ready`),
-      );
+      reject(new Error(`Stopped by SIGTERM while ${what}, before ready`));
     if (signal.aborted) fail();
     signal.addEventListener("abort", fail, { once: true });
   });
   stopped.catch(() => {}); // handled by the race below, or never needed
-  try {
-    return await Promise.race([Deno.open(path, { read: true }), stopped]);
-  } catch (error) {
-    throw explainFdError(error, path, fd);
-  }
+  return await Promise.race([work, stopped]);
 }
 
 function explainFdError(error: unknown, path: string, fd: number): unknown {

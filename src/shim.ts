@@ -429,6 +429,13 @@ async function runWithDriver(
 > {
   const dataRoot = config.dataRoot!;
   const configPath = logConfigPath(dataRoot, config.namespace, config.id);
+  // A container that never starts leaves nothing behind that it created.
+  const freshDir = !(await exists(dirname(configPath)));
+  const forget = async () => {
+    if (!freshDir) return;
+    await Deno.remove(configPath).catch(() => {});
+    await Deno.remove(dirname(configPath)).catch(() => {}); // only if empty
+  };
   try {
     await writeLogConfig(configPath, {
       driver: config.logDriver,
@@ -507,6 +514,7 @@ async function runWithDriver(
       driver.kill("SIGKILL");
       const driverStatus = await driver.child.status;
       await driver.stderrDone;
+      await forget();
       const signal = signals.received;
       if (signal !== null) {
         await out.say(
@@ -552,6 +560,15 @@ async function stopDriver(
     return status;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -246,6 +246,11 @@ Deno.test("runShim() exits 125 without starting the app when the driver rejects 
       stderr,
       /shimlog: the log driver exited with code 1 before it was ready; container bad-option not started\n$/,
     );
+    assert.equal(
+      await exists(`${dir}/containers/default/bad-option`),
+      false,
+      "the refused container leaves no folder behind",
+    );
   });
 });
 
