@@ -4,6 +4,35 @@ import { startDriver } from "./_driver_process.ts";
 
 const enc = new TextEncoder();
 
+/** driver.ts with its README permissions, fds set up by a shell `script`. */
+function driverWithFds(
+  root: string,
+  script: string,
+  scriptArg: string,
+): Deno.Command {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      script,
+      scriptArg,
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--no-config",
+      `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
+      `--allow-write=/dev/fd/5,${root}`,
+      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+      new URL("../driver.ts", import.meta.url).pathname,
+      "log-path",
+      `${root}/x.log`,
+    ],
+    clearEnv: true,
+    env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
+    stdout: "null",
+    stderr: "piped",
+  });
+}
+
 Deno.test("driver.ts signals ready with one byte, then logs both streams to the default path", async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -145,27 +174,11 @@ Deno.test("driver.ts explains an fd that is not a pipe, and creates no log file"
   try {
     const regular = `${root}/not-a-pipe`;
     await Deno.writeTextFile(regular, "x\n");
-    const child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        'exec "$@" 3<"$0" 4<"$0" 5>/dev/null',
-        regular,
-        Deno.execPath(),
-        "run",
-        "--no-prompt",
-        "--no-config",
-        `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
-        `--allow-write=/dev/fd/5,${root}`,
-        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-        new URL("../driver.ts", import.meta.url).pathname,
-        "log-path",
-        `${root}/x.log`,
-      ],
-      clearEnv: true,
-      env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
-      stdout: "null",
-      stderr: "piped",
-    });
+    const child = driverWithFds(
+      root,
+      'exec "$@" 3<"$0" 4<"$0" 5>/dev/null',
+      regular,
+    );
     const { code, stderr } = await child.output();
     const text = new TextDecoder().decode(stderr);
     assert.equal(code, 1);
@@ -184,27 +197,11 @@ Deno.test("driver.ts stops at once on SIGTERM while waiting for a writer before 
     await new Deno.Command("mkfifo", { args: [fifo] }).output();
     // fds 3 and 4: the read end of a FIFO that has no writer left, so the
     // driver's own open of /dev/fd/3 waits for one.
-    const child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        'exec 7<>"$0"; exec 4<"$0"; exec 7<&-; exec "$@" 3<&4 5>/dev/null',
-        fifo,
-        Deno.execPath(),
-        "run",
-        "--no-prompt",
-        "--no-config",
-        `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
-        `--allow-write=/dev/fd/5,${root}`,
-        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-        new URL("../driver.ts", import.meta.url).pathname,
-        "log-path",
-        `${root}/x.log`,
-      ],
-      clearEnv: true,
-      env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const child = driverWithFds(
+      root,
+      'exec 7<>"$0"; exec 4<"$0"; exec 7<&-; exec "$@" 3<&4 5>/dev/null',
+      fifo,
+    ).spawn();
     await new Promise((r) => setTimeout(r, 1500));
     child.kill("SIGTERM");
     const { code, stderr } = await child.output();

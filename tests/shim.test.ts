@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import {
+  runShimCaptured,
+  withTempDir as withTempDirIn,
+} from "./_shim_helpers.ts";
 import { appLine } from "../src/app_output.ts";
 import { jsonFileLogPath, logConfigPath } from "../src/log_paths.ts";
 import { runShim, shimLogPath, type ShimOptions } from "../src/shim.ts";
@@ -20,27 +24,15 @@ interface Entry {
   time: string;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "shimlog-shim-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDirIn("shimlog-shim-test-", fn);
 }
 
 /** Runs runShim() with its messages captured. */
-async function shim(
+function shim(
   options: ShimOptions,
 ): Promise<{ code: number; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stderr = new WritableStream<Uint8Array>({
-    write(chunk) {
-      chunks.push(chunk.slice());
-    },
-  });
-  const code = await runShim({ ...options, stderr });
-  return { code, stderr: chunks.map((c) => decoder.decode(c)).join("") };
+  return runShimCaptured({ ...options });
 }
 
 async function readLog(path: string): Promise<Entry[]> {

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import {
+  runShimCaptured,
+  withTempDir as withTempDirIn,
+} from "./_shim_helpers.ts";
 import { jsonFileLogPath } from "../src/log_paths.ts";
-import { runShim, type ShimOptions } from "../src/shim.ts";
+import type { ShimOptions } from "../src/shim.ts";
 
 const SHIM = new URL("../shim.ts", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -20,27 +24,15 @@ interface Entry {
   time: string;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "shimlog-tty-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDirIn("shimlog-tty-test-", fn);
 }
 
 /** Runs runShim() in terminal mode with its messages captured. */
-async function shim(
+function shim(
   options: ShimOptions,
 ): Promise<{ code: number; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stderr = new WritableStream<Uint8Array>({
-    write(chunk) {
-      chunks.push(chunk.slice());
-    },
-  });
-  const code = await runShim({ tty: true, ...options, stderr });
-  return { code, stderr: chunks.map((c) => decoder.decode(c)).join("") };
+  return runShimCaptured({ tty: true, ...options });
 }
 
 /** Runs `shim.ts ARGS` as a process, with `input` as its stdin (else none). */
