@@ -6,6 +6,8 @@
  * @module
  */
 
+import { WriteBatch } from "./_write_batch.ts";
+
 import { gzipFileOffThread } from "./gzip_worker.ts";
 
 /** How a {@linkcode KubeletRotatingFile} rotates. */
@@ -44,7 +46,6 @@ interface Rotated {
   failed: boolean;
 }
 
-const BATCH_FLUSH = 1 << 20;
 const STAMP = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/;
 
 /**
@@ -88,8 +89,7 @@ export class KubeletRotatingFile {
   #maxSize: number;
   #maxFile: number;
   #now: () => number;
-  #batch = new Uint8Array(BATCH_FLUSH + (1 << 16));
-  #batchLen = 0;
+  #batch = new WriteBatch();
   #rotated: Rotated[];
   #lastStamp: number;
   #job: Promise<void> | undefined;
@@ -149,12 +149,12 @@ export class KubeletRotatingFile {
 
   /** Bytes in the current file, the batch included. */
   get size(): number {
-    return this.#size + this.#batchLen;
+    return this.#size + this.#batch.length;
   }
 
   /** The batch buffer that {@linkcode KubeletRotatingFile.reserve} makes room in. */
   get buffer(): Uint8Array {
-    return this.#batch;
+    return this.#batch.buffer;
   }
 
   /**
@@ -177,14 +177,12 @@ export class KubeletRotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (this.#size + this.#batchLen >= this.#maxSize) this.#rotate();
-    if (this.#batchLen + maxLength > this.#batch.length) {
+    if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
+    if (this.#batch.lacksRoom(maxLength)) {
       this.flush();
-      if (maxLength > this.#batch.length) {
-        this.#batch = new Uint8Array(maxLength);
-      }
+      this.#batch.fit(maxLength);
     }
-    return this.#batchLen;
+    return this.#batch.length;
   }
 
   /**
@@ -193,8 +191,8 @@ export class KubeletRotatingFile {
    * @param end Index in the buffer after the entry.
    */
   commit(end: number): void {
-    this.#batchLen = end;
-    if (end >= BATCH_FLUSH) this.flush();
+    this.#batch.length = end;
+    if (this.#batch.full) this.flush();
   }
 
   /**
@@ -202,13 +200,7 @@ export class KubeletRotatingFile {
    * and starts compressing a rotated file if one is waiting.
    */
   flush(): void {
-    let off = 0;
-    const n = this.#batchLen;
-    while (off < n) {
-      off += this.#file.writeSync(this.#batch.subarray(off, n));
-    }
-    this.#size += n;
-    this.#batchLen = 0;
+    this.#size += this.#batch.writeTo(this.#file);
     this.#compressNext();
   }
 

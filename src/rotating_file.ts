@@ -5,6 +5,8 @@
  * @module
  */
 
+import { WriteBatch } from "./_write_batch.ts";
+
 import { gzipFileOffThread } from "./gzip_worker.ts";
 
 /** How a {@linkcode RotatingFile} rotates. */
@@ -34,8 +36,6 @@ interface PendingCompression {
   done: Promise<void>;
 }
 
-const BATCH_FLUSH = 1 << 20;
-
 /**
  * An append-only log file that rotates by size with Docker's rules:
  * - before each entry, if the file holds `maxSize` bytes or more, rotate;
@@ -60,8 +60,7 @@ export class RotatingFile {
   #maxSize: number;
   #maxFile: number;
   #compress: boolean;
-  #batch = new Uint8Array(BATCH_FLUSH + (1 << 16));
-  #batchLen = 0;
+  #batch = new WriteBatch();
   #lastTime = "";
   #pending: PendingCompression[] = [];
   /**
@@ -112,12 +111,12 @@ export class RotatingFile {
 
   /** Bytes in the current file, the batch included. */
   get size(): number {
-    return this.#size + this.#batchLen;
+    return this.#size + this.#batch.length;
   }
 
   /** The batch buffer that {@linkcode RotatingFile.reserve} makes room in. */
   get buffer(): Uint8Array {
-    return this.#batch;
+    return this.#batch.buffer;
   }
 
   /**
@@ -130,14 +129,12 @@ export class RotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (this.#size + this.#batchLen >= this.#maxSize) this.#rotate();
-    if (this.#batchLen + maxLength > this.#batch.length) {
+    if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
+    if (this.#batch.lacksRoom(maxLength)) {
       this.flush();
-      if (maxLength > this.#batch.length) {
-        this.#batch = new Uint8Array(maxLength);
-      }
+      this.#batch.fit(maxLength);
     }
-    return this.#batchLen;
+    return this.#batch.length;
   }
 
   /**
@@ -148,20 +145,14 @@ export class RotatingFile {
    *   header of a compressed file.
    */
   commit(end: number, time: string): void {
-    this.#batchLen = end;
+    this.#batch.length = end;
     this.#lastTime = time;
-    if (end >= BATCH_FLUSH) this.flush();
+    if (this.#batch.full) this.flush();
   }
 
   /** Writes the batched entries, with one `write` call where the OS allows. */
   flush(): void {
-    let off = 0;
-    const n = this.#batchLen;
-    while (off < n) {
-      off += this.#file.writeSync(this.#batch.subarray(off, n));
-    }
-    this.#size += n;
-    this.#batchLen = 0;
+    this.#size += this.#batch.writeTo(this.#file);
   }
 
   #rotate(): void {

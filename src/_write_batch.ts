@@ -1,0 +1,48 @@
+/**
+ * Entries gathered in memory and written to a file with one `write` call:
+ * the batching shared by the rotating files.
+ *
+ * @module
+ */
+
+/** Batches at or above this many bytes are written at once. */
+const FLUSH_AT = 1 << 20;
+
+/** A growable in-memory batch of entries for one file. */
+export class WriteBatch {
+  /** Where entries are written; replaced when an entry needs more room. */
+  buffer: Uint8Array = new Uint8Array(FLUSH_AT + (1 << 16));
+  /** Bytes in the batch. */
+  length = 0;
+
+  /**
+   * Whether an entry of `maxLength` bytes does not fit after what is held;
+   * then write the batch out and call {@linkcode WriteBatch.fit}.
+   */
+  lacksRoom(maxLength: number): boolean {
+    return this.length + maxLength > this.buffer.length;
+  }
+
+  /** Grows an empty batch so that one entry of `maxLength` bytes fits. */
+  fit(maxLength: number): void {
+    if (maxLength > this.buffer.length) this.buffer = new Uint8Array(maxLength);
+  }
+
+  /** Whether the batch is big enough to be written now. */
+  get full(): boolean {
+    return this.length >= FLUSH_AT;
+  }
+
+  /**
+   * Writes the batch to `file`, looping over short writes, and empties it.
+   *
+   * @returns The bytes written.
+   */
+  writeTo(file: Deno.FsFile): number {
+    const n = this.length;
+    let off = 0;
+    while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
+    this.length = 0;
+    return n;
+  }
+}
