@@ -173,13 +173,19 @@ export {
   parseRfc3339Bytes,
 } from "./src/json_file.ts";
 export {
+  holdFollowerLock,
   holdLogLock,
+  logFollowersPath,
   type LogLock,
   logLockPath,
   type LogWriterState,
   logWriterState,
 } from "./src/log_lock.ts";
-export { LogRetirer, type LogRetirerOptions } from "./src/log_retire.ts";
+export {
+  LogRetirer,
+  type LogRetirerOptions,
+  type RetirerFinishOptions,
+} from "./src/log_retire.ts";
 export {
   ContainerLogNotFound,
   type ContainerRef,

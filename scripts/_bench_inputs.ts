@@ -293,7 +293,8 @@ export async function readRotatedLog(
   for await (const entry of Deno.readDir(dir)) names.add(entry.name);
   const files: string[] = [];
   if (!names.delete(base)) throw new Error(`Missing log file "${path}"`);
-  names.delete(`${base}.lock`); // the driver's writer marker
+  names.delete(`${base}.lock`); // the driver's markers
+  names.delete(`${base}.followers`);
   files.push(path);
   for (let i = 1; i < maxFile; i++) {
     const plain = names.delete(`${base}.${i}`);

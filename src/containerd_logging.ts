@@ -8,6 +8,7 @@
 import { loadDriverConfig } from "./driver_config.ts";
 import { copyStreams } from "./logger.ts";
 import { holdLogLock, type LogLock } from "./log_lock.ts";
+import { LogRetirer } from "./log_retire.ts";
 import { prepareSink } from "./sinks.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
@@ -77,6 +78,7 @@ export async function runLoggingDriver(
   Deno.addSignalListener("SIGINT", onInt);
   const open: Deno.FsFile[] = [];
   let lock: LogLock | undefined;
+  let retirer: LogRetirer | undefined;
   try {
     let opened;
     try {
@@ -90,7 +92,10 @@ export async function runLoggingDriver(
       open.push(
         await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
       );
-      opened = prepared.open();
+      // While a follower reads, rotation keeps what it discards for it.
+      retirer = new LogRetirer(prepared.path);
+      opened = prepared.open({ retirer });
+      retirer.start();
       // The writer's marker: followers (logs.ts -f) stop once it is released.
       // A second writer of the same log holds it: wait, but not past SIGTERM.
       lock = await untilStopped(
@@ -124,6 +129,10 @@ export async function runLoggingDriver(
     }
   } finally {
     lock?.release(); // after the sink's close: everything is on disk
+    // Followers see the end, read what was retired for them, and let go.
+    await retirer?.finish().catch((error) =>
+      report(`shimlog driver: ${describe(error)}`)
+    );
     for (const file of open) {
       try {
         file.close();

@@ -9,6 +9,7 @@
 import { WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
+import type { LogRetirer } from "./log_retire.ts";
 
 /** How a {@linkcode KubeletRotatingFile} rotates. */
 export interface KubeletRotationOptions {
@@ -30,6 +31,12 @@ export interface KubeletRotationOptions {
    * @default {Date.now}
    */
   now?: () => number;
+  /**
+   * Removes the files beyond `maxFile`: retires them while a follower
+   * reads (see {@linkcode LogRetirer}). Without one they are deleted, as
+   * kubelet does.
+   */
+  retirer?: LogRetirer;
 }
 
 /** A rotated file, newest last in the list. */
@@ -89,6 +96,7 @@ export class KubeletRotatingFile {
   #maxSize: number;
   #maxFile: number;
   #now: () => number;
+  #retirer: LogRetirer | undefined;
   #batch = new WriteBatch();
   #rotated: Rotated[];
   #lastStamp: number;
@@ -107,6 +115,7 @@ export class KubeletRotatingFile {
     this.#maxSize = options.maxSize ?? Infinity;
     this.#maxFile = options.maxFile ?? 5;
     this.#now = options.now ?? Date.now;
+    this.#retirer = options.retirer;
     this.#rotated = rotated;
     this.#lastStamp = rotated.length > 0 ? rotated.at(-1)!.stamp : -Infinity;
   }
@@ -243,7 +252,9 @@ export class KubeletRotatingFile {
       const oldest = this.#rotated.shift()!;
       oldest.removed = true;
       try {
-        removeIfExists(oldest.gz ? `${oldest.name}.gz` : oldest.name);
+        const file = oldest.gz ? `${oldest.name}.gz` : oldest.name;
+        if (this.#retirer === undefined) removeIfExists(file);
+        else this.#retirer.remove(file);
       } catch (error) {
         this.#errors.push(error);
       }

@@ -131,3 +131,59 @@ export async function logWriterState(logPath: string): Promise<LogWriterState> {
     file.close();
   }
 }
+
+/**
+ * The followers' marker for a log file: a follower holds a shared lock on it
+ * while it reads, so that the writer knows to keep the files rotation would
+ * delete until the follower has read them (see `LogRetirer`).
+ *
+ * @param logPath The log file's path.
+ * @returns `<logPath>.followers`.
+ */
+export function logFollowersPath(logPath: string): string {
+  return `${logPath}.followers`;
+}
+
+/**
+ * Tells the log's writer that a follower is reading: takes a shared lock on
+ * `<logPath>.followers` until {@linkcode LogLock.release} or the process
+ * ends. A follower takes it before it lists the log's files. Writers that
+ * make no such marker (Docker, older drivers) ignore followers.
+ *
+ * Needs `--allow-read` for the marker (without it, nothing is held).
+ *
+ * @param logPath The log file's path.
+ * @returns The held lock, or `undefined` when the log has no such marker.
+ */
+export async function holdFollowerLock(
+  logPath: string,
+): Promise<LogLock | undefined> {
+  const path = logFollowersPath(logPath);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory ||
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) return undefined;
+    throw error;
+  }
+  try {
+    await file.lock(false);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let held = true;
+  return {
+    path,
+    release() {
+      if (!held) return;
+      held = false;
+      file.close(); // drops the lock
+    },
+  };
+}

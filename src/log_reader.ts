@@ -22,7 +22,12 @@ import {
   type LogFileAccess,
   WorkerFileAccess,
 } from "./log_keeper.ts";
-import { type LogWriterState, logWriterState } from "./log_lock.ts";
+import {
+  holdFollowerLock,
+  type LogLock,
+  type LogWriterState,
+  logWriterState,
+} from "./log_lock.ts";
 import {
   comparePositions,
   compareTimes,
@@ -93,10 +98,13 @@ export interface ReadLogsOptions {
  *
  * Following, a worker thread opens each file the writer starts as soon as
  * it appears, so that rotation cannot delete it unread while the reader is
- * busy; a writer that retires files instead of deleting them (see
- * `LogRetirer`) makes following lossless even when the reader falls far
- * behind. Otherwise a follower that misses files says so through
- * `onWarning`, with the time range that may be missing.
+ * busy. The follower also holds a shared lock on `<log>.followers` when the
+ * writer made one (shimlog's driver does): such a writer then retires the
+ * files it rotates away instead of deleting them (see `LogRetirer`), which
+ * makes following lossless even when the reader falls far behind, within
+ * the writer's grace period and byte budget. A follower that misses files
+ * anyway says so through `onWarning`, with the time range that may be
+ * missing.
  *
  * Needs `--allow-read` for the log's folder (nothing more when following:
  * the worker is made from source text).
@@ -187,6 +195,7 @@ class LogReader {
   #pendingGap: LogTime | null | undefined;
   #writerGone = false;
   #writerState: LogWriterState = "unknown";
+  #followerLock: LogLock | undefined;
   #damage = { count: 0, bytes: 0 };
   #stopped = false;
   #onAbort = () => {
@@ -218,13 +227,20 @@ class LogReader {
   async close(): Promise<void> {
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#queue = [];
-    await this.#access.close();
+    try {
+      await this.#access.close();
+    } finally {
+      this.#followerLock?.release();
+    }
   }
 
   async *batches(): AsyncGenerator<LogEntry[], void, undefined> {
     const { signal, since, until } = this.#options;
     if (signal?.aborted) return;
     signal?.addEventListener("abort", this.#onAbort, { once: true });
+    // Before the files are listed: from now on, the writer keeps the files
+    // it rotates away until this follower has read them.
+    if (this.#follow) this.#followerLock = await holdFollowerLock(this.#path);
     const files = await this.#access.open();
     this.#writerState = await logWriterState(this.#path);
     this.#queue = files.map((f) => ({ ...f, limit: Infinity }));

@@ -1,64 +1,93 @@
 /**
- * Writer's side of lossless following: rotation retires files instead of
- * deleting them, for a grace period, so that a follower that fell behind
- * (`logs.ts -f` on a busy machine, against a writer rotating hundreds of
- * times a second) can still read every file. Retired files have names that
- * Docker's and kubelet's readers do not look at (see `retiredPath`), so the
- * log looks exactly as Docker would leave it.
+ * Writer's side of lossless following: while a follower reads a log
+ * (`logs.ts -f` holds a shared lock on `<log>.followers`), rotation retires
+ * the files it would delete instead of deleting them, for a grace period and
+ * within a byte budget, so that a follower that fell behind a writer
+ * rotating hundreds of times a second can still read every file. With no
+ * follower, files are deleted as Docker and kubelet delete them. Retired
+ * files have names that Docker's and kubelet's readers do not look at (see
+ * `retiredPath`), so the log looks exactly as Docker would leave it.
  *
  * @module
  */
 
 import { listRetiredFiles, retiredPath } from "./log_files.ts";
+import { logFollowersPath } from "./log_lock.ts";
 
 /** Options of a {@linkcode LogRetirer}. */
 export interface LogRetirerOptions {
   /**
    * How long a retired file is kept, in milliseconds: the longest a
-   * follower may lag in noticing rotations without missing entries.
+   * follower may lag behind the writer without missing entries.
    *
    * @default {10000}
    */
   graceMs?: number;
   /**
-   * Most retired files kept, whatever their age (the oldest go first), so
-   * that disk use stays bounded at any rate of rotation.
+   * Most bytes of retired files kept at once, whatever their age (the
+   * oldest go first; a file larger than this is deleted at once), so that
+   * disk use stays bounded at any rate of rotation.
    *
-   * @default {1000}
+   * @default {67108864}
    */
-  maxFiles?: number;
+  maxBytes?: number;
   /** The clock, in ms since the epoch; for tests. @default {Date.now} */
   now?: () => number;
 }
 
+/** Options of {@linkcode LogRetirer.finish}. */
+export interface RetirerFinishOptions {
+  /**
+   * Longest wait for followers to finish, in milliseconds, on top of the
+   * grace period's own limit.
+   *
+   * @default {3000}
+   */
+  waitMs?: number;
+}
+
+interface Retired {
+  path: string;
+  ms: number;
+  bytes: number;
+}
+
 /**
- * Retires the files of one log that rotation would delete, and deletes
- * retired files once their grace period is over. A rotating writer calls
- * {@linkcode LogRetirer.retire} where it would delete a file (the oldest
+ * Removes the files of one log that rotation discards: deletes them, or,
+ * while a follower reads the log, retires them (renames them to
+ * `<log>.retired-<ms>-<n>`) and deletes them once their grace period is
+ * over or the byte budget needs the room. A rotating writer calls
+ * {@linkcode LogRetirer.remove} where it would delete a file (the oldest
  * rotated file, or the file itself with `max-file=1`), and
- * {@linkcode LogRetirer.sweep} after each rotation and when it closes.
+ * {@linkcode LogRetirer.finish} once it has closed the log and released its
+ * writer's lock.
+ *
+ * {@linkcode LogRetirer.start} creates the followers' marker
+ * `<log>.followers` (mode 0640) and deletes what an earlier writer that
+ * crashed left retired. A retirer that was not started deletes.
  *
  * Needs `--allow-read` and `--allow-write` for the log's folder.
  *
  * @example Usage
  * ```ts
  * import { LogRetirer } from "./log_retire.ts";
+ * import { holdFollowerLock } from "./log_lock.ts";
  * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
+ * const names = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
  * try {
- *   let now = 1_000_000;
- *   const retirer = new LogRetirer(`${dir}/x.log`, {
- *     graceMs: 100,
- *     now: () => now,
- *   });
+ *   const retirer = new LogRetirer(`${dir}/x.log`, { now: () => 1000 });
+ *   retirer.start();
  *   await Deno.writeTextFile(`${dir}/x.log.4`, "old\n");
- *   retirer.retire(`${dir}/x.log.4`); // instead of deleting it
- *   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
- *     "x.log.retired-1000000-0",
- *   ]);
- *   now += 100;
- *   retirer.sweep();
- *   assert.deepEqual([...Deno.readDirSync(dir)], []);
+ *   retirer.remove(`${dir}/x.log.4`); // nobody follows: deleted
+ *   assert.deepEqual(names(), ["x.log.followers"]);
+ *   const follower = await holdFollowerLock(`${dir}/x.log`);
+ *   await Deno.writeTextFile(`${dir}/x.log.4`, "old\n");
+ *   retirer.remove(`${dir}/x.log.4`); // kept for the follower
+ *   assert.deepEqual(names(), ["x.log.followers", "x.log.retired-1000-0"]);
+ *   follower?.release();
+ *   await retirer.finish();
+ *   assert.deepEqual(names(), ["x.log.followers"]);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }
@@ -68,67 +97,154 @@ export class LogRetirer {
   /** The log file's path. */
   readonly path: string;
   #graceMs: number;
-  #maxFiles: number;
+  #maxBytes: number;
   #now: () => number;
   #n = 0;
+  #marker: Deno.FsFile | undefined;
+  #retired: Retired[] = [];
+  #bytes = 0;
 
   /**
-   * Prepares to retire files of a log, and sweeps what earlier writers of
-   * the same log left.
+   * Prepares to remove files of a log; touches nothing until
+   * {@linkcode LogRetirer.start}.
    *
    * @param path The log file's path.
-   * @param options Grace period, bound and clock.
-   * @throws {RangeError} If `graceMs` or `maxFiles` is negative.
+   * @param options Grace period, byte budget and clock.
+   * @throws {RangeError} If `graceMs` or `maxBytes` is negative.
    */
   constructor(path: string, options: LogRetirerOptions = {}) {
     this.path = path;
     this.#graceMs = options.graceMs ?? 10_000;
-    this.#maxFiles = options.maxFiles ?? 1000;
+    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.#now = options.now ?? Date.now;
-    if (!(this.#graceMs >= 0) || !(this.#maxFiles >= 0)) {
+    if (!(this.#graceMs >= 0) || !(this.#maxBytes >= 0)) {
       throw new RangeError(
-        `Invalid retirement of "${path}": graceMs and maxFiles must not be negative`,
+        `Invalid retirement of "${path}": graceMs and maxBytes must not be negative`,
       );
     }
-    this.sweep();
   }
 
   /**
-   * Retires a file instead of deleting it: renames it to
-   * `<log>.retired-<ms>-<n>` (`.gz` kept). A missing file is no error.
+   * Creates (or opens) the followers' marker, and deletes the files an
+   * earlier writer of this log left retired. Call it once the log's folder
+   * exists and before followers may start (before signalling ready).
    *
-   * @param file The file that rotation would delete.
+   * @throws {Deno.errors.PermissionDenied} If the marker cannot be created.
    */
-  retire(file: string): void {
-    const to = retiredPath(
-      this.path,
-      this.#now(),
-      this.#n++,
-      file.endsWith(".gz"),
-    );
+  start(): void {
+    if (this.#marker !== undefined) return;
+    this.#marker = Deno.openSync(logFollowersPath(this.path), {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o640,
+    });
+    for (const file of listRetiredFiles(this.path)) removeIfExists(file.path);
+  }
+
+  /**
+   * Whether a follower holds the followers' marker now. Costs two `flock`
+   * calls.
+   */
+  get followed(): boolean {
+    const marker = this.#marker;
+    if (marker === undefined) return false;
+    if (!marker.tryLockSync(true)) return true;
+    marker.unlockSync();
+    return false;
+  }
+
+  /**
+   * Removes a file that rotation discards: retires it while a follower
+   * reads the log and it fits the byte budget, else deletes it. A missing
+   * file is no error.
+   *
+   * @param file The file to remove.
+   */
+  remove(file: string): void {
+    this.#expire();
+    let bytes = 0;
+    if (this.#marker !== undefined && this.followed) {
+      try {
+        bytes = Deno.lstatSync(file).size;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return;
+        throw error;
+      }
+    }
+    if (bytes === 0 || bytes > this.#maxBytes) {
+      removeIfExists(file);
+      return;
+    }
+    while (this.#bytes + bytes > this.#maxBytes) this.#dropOldest();
+    const ms = this.#now();
+    const to = retiredPath(this.path, ms, this.#n++, file.endsWith(".gz"));
     try {
       Deno.renameSync(file, to);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
     }
+    this.#retired.push({ path: to, ms, bytes });
+    this.#bytes += bytes;
+  }
+
+  /** Bytes of retired files kept now. */
+  get retiredBytes(): number {
+    return this.#bytes;
   }
 
   /**
-   * Deletes the retired files whose grace period is over, and the oldest
-   * beyond `maxFiles`.
+   * Ends retirement: waits while followers read and the youngest retired
+   * file's grace period lasts (at most `waitMs`), then deletes every
+   * retired file and closes the marker. Returns at once when nothing is
+   * retired. Call it after the writer's lock is released, so that
+   * followers can see the end of the log and stop.
+   *
+   * @param options How long to wait at most.
    */
-  sweep(): void {
-    const retired = listRetiredFiles(this.path);
-    const now = this.#now();
-    const excess = retired.length - this.#maxFiles;
-    retired.forEach((file, i) => {
-      if (i < excess || now - file.retiredMs >= this.#graceMs) {
-        try {
-          Deno.removeSync(file.path);
-        } catch (error) {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
+  async finish(options: RetirerFinishOptions = {}): Promise<void> {
+    const marker = this.#marker;
+    this.#marker = undefined;
+    if (marker === undefined) return;
+    try {
+      this.#expire();
+      const youngest = this.#retired.at(-1);
+      if (youngest !== undefined) {
+        const waitMs = Math.min(
+          options.waitMs ?? 3000,
+          youngest.ms + this.#graceMs - this.#now(),
+        );
+        const until = performance.now() + waitMs;
+        while (performance.now() < until && !marker.tryLockSync(true)) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
         }
       }
-    });
+      while (this.#retired.length > 0) this.#dropOldest();
+    } finally {
+      marker.close();
+    }
+  }
+
+  /** Deletes retired files whose grace period is over. */
+  #expire(): void {
+    const now = this.#now();
+    while (
+      this.#retired.length > 0 && now - this.#retired[0].ms >= this.#graceMs
+    ) this.#dropOldest();
+  }
+
+  #dropOldest(): void {
+    const oldest = this.#retired.shift()!;
+    this.#bytes -= oldest.bytes;
+    removeIfExists(oldest.path);
+  }
+}
+
+function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }

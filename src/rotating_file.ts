@@ -8,6 +8,7 @@
 import { WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
+import type { LogRetirer } from "./log_retire.ts";
 
 /** How a {@linkcode RotatingFile} rotates. */
 export interface RotationOptions {
@@ -27,6 +28,12 @@ export interface RotationOptions {
    * @default {false}
    */
   compress?: boolean;
+  /**
+   * Removes the files rotation discards: retires them while a follower
+   * reads (see {@linkcode LogRetirer}). Without one they are deleted, as
+   * Docker does.
+   */
+  retirer?: LogRetirer;
 }
 
 /** A compression of a rotated file that has not finished. */
@@ -60,6 +67,7 @@ export class RotatingFile {
   #maxSize: number;
   #maxFile: number;
   #compress: boolean;
+  #retirer: LogRetirer | undefined;
   #batch = new WriteBatch();
   #lastTime = "";
   #pending: PendingCompression[] = [];
@@ -82,6 +90,7 @@ export class RotatingFile {
     this.#maxSize = options.maxSize ?? Infinity;
     this.#maxFile = options.maxFile ?? 1;
     this.#compress = options.compress ?? false;
+    this.#retirer = options.retirer;
     while (
       this.#kept < this.#maxFile - 1 &&
       (exists(`${path}.${this.#kept + 1}`) ||
@@ -160,10 +169,10 @@ export class RotatingFile {
     this.#file.close();
     const name = this.path;
     if (this.#maxFile < 2) {
-      removeIfExists(name);
+      this.#discard(name);
     } else if (!this.#compress) {
       for (let i = Math.min(this.#kept, this.#maxFile - 1); i >= 1; i--) {
-        if (i === this.#maxFile - 1) removeIfExists(`${name}.${i}`);
+        if (i === this.#maxFile - 1) this.#discard(`${name}.${i}`);
         else renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
       }
       Deno.renameSync(name, `${name}.1`);
@@ -177,6 +186,12 @@ export class RotatingFile {
     this.#size = 0;
   }
 
+  /** Deletes or retires a file rotation discards. */
+  #discard(path: string): void {
+    if (this.#retirer === undefined) removeIfExists(path);
+    else this.#retirer.remove(path);
+  }
+
   #shiftCompressed(): void {
     const name = this.path;
     const last = this.#maxFile - 1;
@@ -185,15 +200,15 @@ export class RotatingFile {
       if (job !== undefined) {
         // Still being compressed: move the source, the job follows it.
         if (i === last) {
-          removeIfExists(`${name}.${i}`);
+          this.#discard(`${name}.${i}`);
           job.index = Infinity;
         } else {
           Deno.renameSync(`${name}.${i}`, `${name}.${i + 1}`);
           job.index = i + 1;
         }
       } else if (i === last) {
-        removeIfExists(`${name}.${i}.gz`);
-        removeIfExists(`${name}.${i}`); // left uncompressed by a failure
+        this.#discard(`${name}.${i}.gz`);
+        this.#discard(`${name}.${i}`); // left uncompressed by a failure
       } else {
         renameIfExists(`${name}.${i}.gz`, `${name}.${i + 1}.gz`);
         renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);

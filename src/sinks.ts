@@ -13,6 +13,7 @@ import {
   parseJsonFileOptions,
 } from "./json_file_options.ts";
 import { JsonFileSink } from "./json_file_sink.ts";
+import type { LogRetirer } from "./log_retire.ts";
 import type { LogSink } from "./sink.ts";
 
 /**
@@ -92,9 +93,11 @@ export interface PreparedSink {
   /**
    * Opens (creates) the log file.
    *
+   * @param options `retirer`: removes the files rotation discards (see
+   *   {@linkcode LogRetirer}); they are deleted without one.
    * @throws {Error} If the file cannot be created, naming it.
    */
-  open(): OpenedSink;
+  open(options?: { retirer?: LogRetirer }): OpenedSink;
 }
 
 /**
@@ -119,22 +122,24 @@ export function prepareSink(config: DriverConfig): PreparedSink {
       );
     }
   }
-  let open: (path: string) => LogSink;
+  let open: (path: string, retirer?: LogRetirer) => LogSink;
   if (config.driver === "json-file") {
     const options = parseJsonFileOptions(config.opts);
     const attrs = extraAttributes(options, config);
-    open = (path) => JsonFileSink.open({ ...options, path, attrs });
+    open = (path, retirer) =>
+      JsonFileSink.open({ ...options, path, attrs, retirer });
   } else {
     const options = parseCriOptions(config.opts, config.driver);
     const flavour = config.driver === "k8s-file" ? "k8s-file" : "cri";
-    open = (path) => CriSink.open({ ...options, path, flavour });
+    open = (path, retirer) =>
+      CriSink.open({ ...options, path, flavour, retirer });
   }
   const path = logPathFor(config);
   return {
     path,
-    open() {
+    open(options = {}) {
       try {
-        return { sink: open(path), path };
+        return { sink: open(path, options.retirer), path };
       } catch (error) {
         throw new Error(
           `Cannot open log file "${path}": ${(error as Error).message}`,

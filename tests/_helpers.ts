@@ -19,6 +19,14 @@ export function fixtureInputs(): string[] {
     .sort();
 }
 
+/**
+ * Whether a file name beside a log is one of the driver's markers: the
+ * writer's `<log>.lock` or the followers' `<log>.followers`.
+ */
+export function isLogMarker(name: string): boolean {
+  return name.endsWith(".lock") || name.endsWith(".followers");
+}
+
 /** A reader that yields the given chunks, then end of stream. */
 export function chunkReader(chunks: Uint8Array[]): ByteReader {
   let i = 0;

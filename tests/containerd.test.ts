@@ -12,6 +12,7 @@ import {
   withContainerd,
 } from "./_peers/containerd.ts";
 import { peerTest } from "./_peers/require.ts";
+import { isLogMarker } from "./_helpers.ts";
 import { CriLineJoiner, decodeCriLine } from "../src/cri.ts";
 import { logWriterState } from "../src/log_lock.ts";
 
@@ -230,7 +231,7 @@ peerTest(
 
       // Exactly max-file files, none compressed.
       const names = [...Deno.readDirSync(logs)].map((e) => e.name)
-        .filter((n) => !n.endsWith(".lock")).sort();
+        .filter((n) => !isLogMarker(n)).sort();
       assert.deepEqual(names, [`${id}.log`, `${id}.log.1`, `${id}.log.2`]);
       const files = [`${log}.2`, `${log}.1`, log];
       const entries: Entry[] = [];
@@ -424,7 +425,7 @@ peerTest(
       await containerd.remove(id);
       await writerFinished(log);
       const names = [...Deno.readDirSync(logs)].map((e) => e.name)
-        .filter((n) => !n.endsWith(".lock")).sort();
+        .filter((n) => !isLogMarker(n)).sort();
       const rotated = names.filter((n) => n !== `${id}.log`);
       assert.equal(names.length, 3, `max-file=3 keeps 3 files: ${names}`);
       for (const name of rotated) {

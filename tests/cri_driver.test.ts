@@ -3,7 +3,7 @@ import { CriLineJoiner, type CriRecord, decodeCriLine } from "../src/cri.ts";
 import { listKubeletLogs } from "../src/kubelet_rotation.ts";
 import type { StreamName } from "../src/sink.ts";
 import { startDriver } from "./_driver_process.ts";
-import { concat } from "./_helpers.ts";
+import { concat, isLogMarker } from "./_helpers.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -86,7 +86,7 @@ Deno.test("driver.ts with log-driver cri, max-size 1Ki and max-file 3 rotates as
     assert.match(files[1], /^\.\d{8}-\d{6}$/);
     assert.equal(files[2], "");
     const dir = [...Deno.readDirSync(`${root}/pods/default_c1/c1`)]
-      .filter((e) => !e.name.endsWith(".lock")); // the writer's marker
+      .filter((e) => !isLogMarker(e.name));
     assert.equal(dir.length, 3, "no temporary file left");
     const records = await readAll(path);
     assert.deepEqual(joinStreams(records), { stdout: out, stderr: err });

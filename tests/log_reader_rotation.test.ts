@@ -3,12 +3,12 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import {
   closeAll,
   type KeptFile,
-  listRetiredFiles,
   listRotatedFiles,
   LogFileSet,
   openLogFiles,
 } from "../src/log_files.ts";
 import { LogRetirer } from "../src/log_retire.ts";
+import { holdFollowerLock } from "../src/log_lock.ts";
 import { WorkerFileAccess } from "../src/log_keeper.ts";
 
 const dec = new TextDecoder();
@@ -35,7 +35,7 @@ class ScriptedWriter {
   }
 
   #drop(path: string): void {
-    if (this.options.retirer) this.options.retirer.retire(path);
+    if (this.options.retirer) this.options.retirer.remove(path);
     else Deno.removeSync(path);
   }
 
@@ -90,6 +90,24 @@ function numbers(from: number, to: number): string {
   let text = "";
   for (let i = from; i < to; i++) text += `${i}\n`;
   return text;
+}
+
+/**
+ * A started retirer for `path` with a follower holding the followers'
+ * marker, so that it retires; `end()` lets go of both.
+ */
+async function followedRetirer(path: string) {
+  const retirer = new LogRetirer(path);
+  retirer.start();
+  const follower = await holdFollowerLock(path);
+  assert.ok(follower !== undefined, "the marker exists once started");
+  return {
+    retirer,
+    async end() {
+      follower.release();
+      await retirer.finish();
+    },
+  };
 }
 
 async function withDir(fn: (dir: string) => Promise<void> | void) {
@@ -149,11 +167,15 @@ for (const compress of [false, true]) {
   });
 
   Deno.test(`LogFileSet.discover() reports a gap when a file was deleted unseen, and finds it among retired files when the writer retires them${label}`, async () => {
-    await withDir((dir) => {
+    await withDir(async (dir) => {
       for (const retire of [false, true]) {
         const path = `${dir}/${retire ? "r" : "d"}.log`;
-        const retirer = retire ? new LogRetirer(path) : undefined;
-        const writer = new ScriptedWriter(path, 5, { compress, retirer });
+        Deno.writeTextFileSync(path, "");
+        const followed = retire ? await followedRetirer(path) : undefined;
+        const writer = new ScriptedWriter(path, 5, {
+          compress,
+          retirer: followed?.retirer,
+        });
         const set = new LogFileSet(path);
         try {
           const files = set.open();
@@ -179,6 +201,7 @@ for (const compress of [false, true]) {
           }
         } finally {
           set.close();
+          await followed?.end();
         }
       }
     });
@@ -186,7 +209,7 @@ for (const compress of [false, true]) {
 }
 
 Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with the new one, and with retirement finds files it missed", async () => {
-  await withDir((dir) => {
+  await withDir(async (dir) => {
     const plain = new ScriptedWriter(`${dir}/a.log`, 1);
     const set = new LogFileSet(plain.path);
     try {
@@ -202,9 +225,9 @@ Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with t
       set.close();
     }
     const path = `${dir}/b.log`;
-    const retiring = new ScriptedWriter(path, 1, {
-      retirer: new LogRetirer(path),
-    });
+    Deno.writeTextFileSync(path, "");
+    const followed = await followedRetirer(path);
+    const retiring = new ScriptedWriter(path, 1, { retirer: followed.retirer });
     const set2 = new LogFileSet(path);
     try {
       const files = set2.open();
@@ -220,6 +243,7 @@ Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with t
       assert.equal(contents(set2, files), numbers(0, 12));
     } finally {
       set2.close();
+      await followed.end();
     }
   });
 });
@@ -299,57 +323,15 @@ Deno.test("openLogFiles() opens a log's files oldest first, preferring an uncomp
   });
 });
 
-Deno.test("LogRetirer keeps retired files for the grace period, at most maxFiles of them, and sweeps leftovers when created", async () => {
-  await withDir((dir) => {
-    const path = `${dir}/x.log`;
-    let now = 5_000;
-    const retirer = new LogRetirer(path, {
-      graceMs: 1000,
-      maxFiles: 2,
-      now: () => now,
-    });
-    for (const name of ["x.log.4", "x.log.4.gz", "x.log"]) {
-      Deno.writeTextFileSync(`${dir}/${name}`, name);
-      retirer.retire(`${dir}/${name}`);
-      now += 100;
-    }
-    retirer.retire(`${dir}/missing`); // not an error
-    assert.deepEqual(
-      listRetiredFiles(path).map((
-        r,
-      ) => [r.path.slice(dir.length + 1), r.compressed]),
-      [
-        ["x.log.retired-5000-0", false],
-        ["x.log.retired-5100-1.gz", true],
-        ["x.log.retired-5200-2", false],
-      ],
-    );
-    retirer.sweep(); // maxFiles: the oldest goes
-    assert.equal(listRetiredFiles(path).length, 2);
-    now = 6_150;
-    retirer.sweep(); // 5100 is 1050 ms old
-    assert.deepEqual(
-      listRetiredFiles(path).map((r) => r.path.slice(dir.length + 1)),
-      ["x.log.retired-5200-2"],
-    );
-    now = 10_000;
-    new LogRetirer(path, { graceMs: 1000, now: () => now });
-    assert.deepEqual(listRetiredFiles(path), []);
-    assert.deepEqual(
-      [...Deno.readDirSync(dir)].map((e) => e.name),
-      [],
-    );
-    assert.throws(() => new LogRetirer(path, { graceMs: -1 }), RangeError);
-  });
-});
-
 Deno.test("WorkerFileAccess runs discovery in its worker, through compressed, retired and missing files", async () => {
   await withDir(async (dir) => {
     for (const retire of [true, false]) {
       const path = `${dir}/${retire ? "r" : "d"}.log`;
+      Deno.writeTextFileSync(path, "");
+      const followed = retire ? await followedRetirer(path) : undefined;
       const writer = new ScriptedWriter(path, 3, {
         compress: true,
-        retirer: retire ? new LogRetirer(path) : undefined,
+        retirer: followed?.retirer,
       });
       const access = new WorkerFileAccess(path, 60_000); // looks only when asked
       try {
@@ -373,6 +355,7 @@ Deno.test("WorkerFileAccess runs discovery in its worker, through compressed, re
         );
       } finally {
         await access.close();
+        await followed?.end();
       }
     }
   });
