@@ -21,6 +21,11 @@ export { runLoggingDriver };
 export type { LoggingDriverOptions } from "./src/containerd_logging.ts";
 
 async function main(args: string[]): Promise<number> {
+  // A SIGTERM that comes after the driver has drained (containerd and the
+  // shim send one once the container has exited), or a Ctrl-C, must not
+  // kill it while it exits: these listeners stay until Deno.exit.
+  Deno.addSignalListener("SIGTERM", () => {});
+  Deno.addSignalListener("SIGINT", () => {});
   return await runLoggingDriver(args);
 }
 

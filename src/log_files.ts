@@ -178,6 +178,7 @@ export function openLogFiles(
   options: { attempts?: number } = {},
 ): OpenLogFile[] {
   const attempts = options.attempts ?? 100;
+  let missing = 0;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const opened: OpenLogFile[] = [];
     try {
@@ -193,11 +194,15 @@ export function openLogFiles(
       if (sameFile(path, current.ino)) return [...rotated, current];
     } catch (error) {
       closeAll(opened);
-      // Between the removal of the old file and the creation of the new
-      // one (max-file=1): try again, a few times.
-      if (!(error instanceof Deno.errors.NotFound) || attempt >= 10) {
-        throw error;
-      }
+      // Between the rename (or removal) of the old file and the creation of
+      // the new one, which a busy writer may take a while to reach: while
+      // there are signs of a writer, try again for up to a second.
+      if (
+        !(error instanceof Deno.errors.NotFound) || ++missing > 1000 ||
+        !hasWriterTraces(path)
+      ) throw error;
+      sleepSync(1);
+      attempt--;
       continue;
     }
     closeAll(opened);
@@ -205,6 +210,17 @@ export function openLogFiles(
   throw new Error(
     `Cannot open "${path}" and its rotated files: it keeps rotating`,
   );
+}
+
+/** Whether a writer has left files beside a missing log file. */
+function hasWriterTraces(path: string): boolean {
+  return exists(`${path}.lock`) || listRotatedFiles(path).length > 0 ||
+    listRetiredFiles(path).length > 0;
+}
+
+/** Blocks the thread for `ms` milliseconds (no event loop turn). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
@@ -502,7 +518,7 @@ export class LogFileSet {
     if (found === undefined) return [];
     if (!this.#isKept(last)) closeAll([last]);
     this.#newest = found.files[found.files.length - 1];
-    return found.files.map((f, i) => this.#keep(f, i === 0 && found.gap));
+    return found.files.map((f) => this.#keep(f, found.gaps.has(f)));
   }
 
   #isKept(file: OpenLogFile): boolean {
@@ -519,14 +535,11 @@ export class LogFileSet {
    * order); the files a disturbed walk opened are kept, so none can be
    * deleted before it is read, and matched again by the next walk. When
    * `last` has been rotated away, the files the writer retired instead of
-   * deleting them ({@linkcode retiredPath}) are searched too; `gap` when
-   * files may have been missed: `last` is nowhere, and the writer rotated
-   * files away (a writer with `max-file=1` that deletes files leaves no
-   * trace: the new file is then taken to follow the old one).
+   * deleting them ({@linkcode retiredPath}) come first (see
+   * {@linkcode retiredAfter}); `gaps` holds the files before which files may
+   * have been missed.
    */
-  #dockerFilesAfter(
-    last: OpenLogFile,
-  ): { files: OpenLogFile[]; gap: boolean } | undefined {
+  #dockerFilesAfter(last: OpenLogFile): FilesAfter | undefined {
     const pool: OpenLogFile[] = [];
     // Each walk's view, newest first: valid up to where it was disturbed.
     const chains: OpenLogFile[][] = [];
@@ -593,19 +606,10 @@ export class LogFileSet {
       return undefined;
     }
     const files = oldestFirst(pool, chains);
-    if (walk.lastFound) return { files, gap: false };
-    // `last` was rotated away: look among the files the writer retired,
-    // whose order is exact, and put the files seen here after them.
-    const retired = retiredAfter(this.path, last, pool);
-    const ordered = retired.files;
-    for (const f of files) if (!ordered.includes(f)) ordered.push(f);
-    // Rotated files seen now, or retired ones, show that the writer keeps
-    // rotated files: `last` should have been among them. Without them
-    // (max-file=1 deleting its file), no one can tell.
-    return {
-      files: ordered,
-      gap: !retired.found && (walk.rotated > 0 || retired.any),
-    };
+    if (walk.lastFound) return { files, gaps: new Set() };
+    // `last` was rotated away: the files the writer retired since come
+    // before the files seen here.
+    return withRetired(this.path, last, files, walk.rotated > 0);
   }
 
   /**
@@ -613,9 +617,7 @@ export class LogFileSet {
    * files newer than `last` and the file being written, oldest first; when
    * `last` has been rotated away, the retired files after it too.
    */
-  #kubeletFilesAfter(
-    last: OpenLogFile,
-  ): { files: OpenLogFile[]; gap: boolean } | undefined {
+  #kubeletFilesAfter(last: OpenLogFile): FilesAfter | undefined {
     let fresh: OpenLogFile;
     try {
       fresh = openLogFile(this.path, false);
@@ -623,9 +625,10 @@ export class LogFileSet {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
-    // Names do not move, so a rotation meanwhile only adds a file after
-    // those listed: the next look finds it, as `fresh` then has a name.
+    // Names do not move, but rotations may go on while the folder is
+    // listed: files newer than `fresh` may be listed, after its new name.
     const rotated = listRotatedFiles(this.path);
+    const freshIsCurrent = sameFile(this.path, fresh.ino);
     let found = -1;
     for (let i = rotated.length - 1; i >= 0; i--) {
       const candidate = tryOpen(rotated[i]);
@@ -638,22 +641,27 @@ export class LogFileSet {
       }
     }
     const files: OpenLogFile[] = [];
+    let freshSeen = false;
     for (const name of rotated.slice(found + 1)) {
       const opened = tryOpen(name);
       if (opened === undefined) continue;
-      if (isSameFile(opened, fresh)) closeAll([opened]);
-      else files.push(opened);
+      if (isSameFile(opened, fresh)) {
+        // Files listed after it are newer: the next look takes them.
+        closeAll([opened]);
+        freshSeen = true;
+        break;
+      }
+      files.push(opened);
     }
-    if (found === -1) {
-      const retired = retiredAfter(this.path, last, [...files, fresh]);
-      const ordered = retired.files.filter((f) => f !== fresh);
-      for (const f of files) if (!ordered.includes(f)) ordered.push(f);
-      return {
-        files: [...ordered, fresh],
-        gap: !retired.found && (rotated.length > 0 || retired.any),
-      };
+    if (!freshIsCurrent && !freshSeen) {
+      // `fresh` was rotated, and maybe removed, while the folder was
+      // listed: the order of what was seen is unknown. Look again later.
+      closeAll([...files, fresh]);
+      return undefined;
     }
-    return { files: [...files, fresh], gap: false };
+    files.push(fresh);
+    if (found !== -1) return { files, gaps: new Set() };
+    return withRetired(this.path, last, files, rotated.length > 0);
   }
 }
 
@@ -697,35 +705,73 @@ function oldestFirst(
   return out;
 }
 
+/** Files newer than the last one seen, oldest first, and where gaps are. */
+interface FilesAfter {
+  files: OpenLogFile[];
+  /** The files before which files may have been missed. */
+  gaps: Set<OpenLogFile>;
+}
+
 /**
- * The retired files of a log that came after `last`, opened, oldest first
- * (none if `last` is not among them); a file that is one of `known` is
- * given as that one.
+ * Merges the files the writer retired after `last` with `seen` (the files
+ * seen among the log's current files, oldest first, the file being written
+ * last). Retirement keeps the order of rotation and deletes the oldest
+ * first, so the retired files newer than `last` (all of them when `last` is
+ * not among them: it was deleted first) are in order, and a file seen
+ * earlier may have been retired since: the two orders are merged, and
+ * retired files newer than the file being written are left for the next
+ * look.
+ *
+ * Gaps: before the first file when `last` was deleted and the writer keeps
+ * rotated files (`rotated`, or any retired file; a writer with `max-file=1`
+ * that deletes its file leaves no trace, and the new file is then taken to
+ * follow the old one), and wherever a retired file was deleted before it
+ * could be opened.
  */
-function retiredAfter(
+function withRetired(
   path: string,
   last: OpenLogFile,
-  known: OpenLogFile[],
-): { files: OpenLogFile[]; found: boolean; any: boolean } {
+  seen: OpenLogFile[],
+  rotated: boolean,
+): FilesAfter {
   const retired = listRetiredFiles(path);
-  const files: OpenLogFile[] = [];
+  const gaps = new Set<OpenLogFile>();
+  // Where `last` is among them, looking from the newest.
+  let from = 0;
   let found = false;
-  for (const name of retired) {
-    const file = tryOpen(name);
+  for (let i = retired.length - 1; i >= 0 && !found; i--) {
+    const file = tryOpen(retired[i]);
     if (file === undefined) continue;
-    if (!found) {
-      found = isSameFile(file, last);
-      closeAll([file]);
+    found = isSameFile(file, last);
+    closeAll([file]);
+    if (found) from = i + 1;
+  }
+  let gap = !found && (rotated || retired.length > 0);
+  const files: OpenLogFile[] = [];
+  let next = 0; // the first file of `seen` not taken yet
+  const take = (file: OpenLogFile) => {
+    if (gap) gaps.add(file);
+    gap = false;
+    files.push(file);
+  };
+  for (const name of retired.slice(from)) {
+    const file = tryOpen(name);
+    if (file === undefined) {
+      gap = true; // deleted before it could be opened
       continue;
     }
-    const match = known.find((k) => isSameFile(file, k));
-    if (match === undefined) files.push(file);
-    else {
-      closeAll([file]);
-      if (!files.includes(match)) files.push(match);
+    const k = seen.findIndex((s) => isSameFile(file, s));
+    if (k === -1) {
+      take(file);
+      continue;
     }
+    closeAll([file]);
+    // Seen files before it are older: they were deleted, not retired.
+    while (next <= k) take(seen[next++]);
+    if (k === seen.length - 1) break; // the rest are newer than all seen
   }
-  return { files, found, any: retired.length > 0 };
+  while (next < seen.length) take(seen[next++]);
+  return { files, gaps };
 }
 
 /** Whether a path exists. */
@@ -794,9 +840,11 @@ export const WORKER_CODE: readonly (
   listRotatedFiles,
   retiredPath,
   listRetiredFiles,
-  retiredAfter,
+  withRetired,
   oldestFirst,
   exists,
+  hasWriterTraces,
+  sleepSync,
   openLogFiles,
   openLogFile,
   tryOpen,

@@ -223,7 +223,11 @@ export class WorkerFileAccess implements LogFileAccess {
       path: this.#path,
       pollMs: this.#pollMs,
     });
-    return answer;
+    // A worker that could not open the log has ended: nothing more to ask.
+    return answer.catch((error) => {
+      this.#fail(error);
+      throw error;
+    });
   }
 
   read(id: number, offset: number, size: number): Promise<Uint8Array> {

@@ -7,7 +7,11 @@
  * @module
  */
 
-import { formatRfc3339Nano, type LogTime, parseRfc3339Nano } from "./clock.ts";
+import {
+  formatRfc3339NanoFixed,
+  type LogTime,
+  parseRfc3339Nano,
+} from "./clock.ts";
 import {
   decodeOrRecover,
   type LogEntry,
@@ -486,8 +490,8 @@ class LogReader {
       this.#pendingGap = undefined;
       this.#warn(
         `Fell behind the writer of "${this.#path}": files were rotated away before they could be opened, so entries logged ${
-          after === null ? "" : `after ${formatRfc3339Nano(after)} and `
-        }before ${formatRfc3339Nano(entry.time)} may be missing`,
+          after === null ? "" : `after ${formatRfc3339NanoFixed(after)} and `
+        }before ${formatRfc3339NanoFixed(entry.time)} may be missing`,
       );
     }
     this.#lastTime = entry.time;

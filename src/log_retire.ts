@@ -41,7 +41,7 @@ export interface RetirerFinishOptions {
    * Longest wait for followers to finish, in milliseconds, on top of the
    * grace period's own limit.
    *
-   * @default {3000}
+   * @default {5000}
    */
   waitMs?: number;
 }
@@ -103,6 +103,7 @@ export class LogRetirer {
   #marker: Deno.FsFile | undefined;
   #retired: Retired[] = [];
   #bytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Prepares to remove files of a log; touches nothing until
@@ -187,6 +188,23 @@ export class LogRetirer {
     }
     this.#retired.push({ path: to, ms, bytes });
     this.#bytes += bytes;
+    this.#schedule();
+  }
+
+  /**
+   * Expires retired files on time even when no rotation comes (a burst,
+   * then silence), with a timer that does not keep the process alive.
+   */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#retired.length === 0) return;
+    const due = this.#retired[0].ms + this.#graceMs - this.#now();
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire();
+      this.#schedule();
+    }, Math.max(0, due));
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
   }
 
   /** Bytes of retired files kept now. */
@@ -206,13 +224,15 @@ export class LogRetirer {
   async finish(options: RetirerFinishOptions = {}): Promise<void> {
     const marker = this.#marker;
     this.#marker = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (marker === undefined) return;
     try {
       this.#expire();
       const youngest = this.#retired.at(-1);
       if (youngest !== undefined) {
         const waitMs = Math.min(
-          options.waitMs ?? 3000,
+          options.waitMs ?? 5000,
           youngest.ms + this.#graceMs - this.#now(),
         );
         const until = performance.now() + waitMs;

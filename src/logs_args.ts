@@ -65,7 +65,7 @@ export interface ParseLogsArgsOptions {
 
 /** The usage text of `logs.ts`, for `--help`. */
 export const LOGS_USAGE =
-  `Usage: deno run --allow-read --allow-env logs.ts [options] (ID | --path FILE)
+  `Usage: deno run --allow-read --allow-env=SHIMLOG_DATA_ROOT,XDG_DATA_HOME,HOME logs.ts [options] (ID | --path FILE)
 
 Prints a container's log as docker logs does: stdout entries to stdout,
 stderr entries to stderr, raw bytes as logged, from the file and its rotated
@@ -148,7 +148,11 @@ export function parseLogsArgs(
       allowPositionals: true,
     });
   } catch (error) {
-    const first = (error as Error).message.split("\n")[0].replace(/\.$/, "");
+    // node's own advice on positionals that start with "-" is cut: it
+    // does not apply to options.
+    const first = (error as Error).message.split("\n")[0]
+      .replace(/\. To specify a positional argument.*$/, "")
+      .replace(/\.$/, "");
     const hint = /ambiguous/.test(first)
       ? " (write a value that starts with - as --flag=VALUE)"
       : `; accepted options are ${ACCEPTED}`;

@@ -183,3 +183,16 @@ Deno.test("readLogs() with follow reports a half-written record left in a rotate
     );
   });
 });
+
+Deno.test("readLogs() following a log that does not exist fails at once with NotFound, leaving nothing running", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "shimlog-follow-missing-" });
+  try {
+    await assert.rejects(async () => {
+      for await (const _ of readLogs(`${dir}/none.log`, { follow: true })) {
+        // nothing to read
+      }
+    }, Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -208,6 +208,66 @@ for (const compress of [false, true]) {
   });
 }
 
+Deno.test("LogFileSet.discover() marks a gap where the writer's retirement budget ran out, and still reads the retired files kept after it", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, "");
+    const retirer = new LogRetirer(path, { maxBytes: 20 });
+    retirer.start();
+    const follower = await holdFollowerLock(path);
+    const writer = new ScriptedWriter(path, 3, { retirer });
+    const set = new LogFileSet(path);
+    try {
+      const files = set.open();
+      writer.write();
+      for (let r = 0; r < 8; r++) {
+        writer.rotate();
+        writer.write();
+      }
+      // Files 0-5 were rotated away: 4 and 5 (18 bytes) fit the budget.
+      const found = set.discover();
+      assert.deepEqual(found.map((f) => f.gapBefore), [
+        true,
+        false,
+        false,
+        false,
+        false,
+      ]);
+      files.push(...found);
+      assert.equal(
+        contents(set, files),
+        numbers(0, 3) + numbers(12, writer.written),
+      );
+    } finally {
+      set.close();
+      follower?.release();
+      await retirer.finish();
+    }
+  });
+});
+
+Deno.test("openLogFiles() waits for a writer caught between rotating its file away and creating the next", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.1`, "0\n");
+    const writer = new Deno.Command("sh", {
+      args: ["-c", `sleep 0.2; printf '1\\n' > '${path}'`],
+    }).spawn();
+    try {
+      const files = openLogFiles(path); // blocks until the file is back
+      try {
+        assert.deepEqual(files.map((f) => f.path), [`${path}.1`, path]);
+      } finally {
+        closeAll(files);
+      }
+    } finally {
+      await writer.status;
+    }
+    // With no trace of a writer, a missing file is an error at once.
+    assert.throws(() => openLogFiles(`${dir}/none.log`), Deno.errors.NotFound);
+  });
+});
+
 Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with the new one, and with retirement finds files it missed", async () => {
   await withDir(async (dir) => {
     const plain = new ScriptedWriter(`${dir}/a.log`, 1);

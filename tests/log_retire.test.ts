@@ -189,3 +189,23 @@ Deno.test("RotatingFile and KubeletRotatingFile retire the files they rotate awa
     }
   });
 });
+
+Deno.test("LogRetirer deletes retired files once their grace period is over, even when no rotation follows", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    const retirer = new LogRetirer(path, { graceMs: 50 });
+    retirer.start();
+    const follower = await holdFollowerLock(path);
+    try {
+      Deno.writeTextFileSync(`${path}.1`, "one\n");
+      retirer.remove(`${path}.1`);
+      assert.equal(retiredNames(path, dir).length, 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(retiredNames(path, dir), []);
+      assert.equal(retirer.retiredBytes, 0);
+    } finally {
+      follower?.release();
+      await retirer.finish();
+    }
+  });
+});
