@@ -94,19 +94,23 @@ export class JsonFileSink implements LogSink {
     const maxLength = encoder.maxEntryLength(maxPiece, timeBytes.length);
     let i = start;
     while (i < end) {
-      const limit = Math.min(end, i + maxPiece);
+      // Room for the longest entry, so that a whole line always fits; and
+      // no entry begun once the file reaches its size, as reserve() would
+      // rotate before it.
       const pos = file.reserve(maxLength);
-      const entryEnd = encoder.encodeLine(
+      const entriesEnd = encoder.encodeLines(
         file.buffer,
         pos,
         chunk,
         i,
-        limit,
+        end,
+        maxPiece,
         stream,
         timeBytes,
+        Math.max(1, file.bytesBeforeRotation),
       );
-      if (entryEnd < 0) break;
-      file.commit(entryEnd, this.#timeText);
+      if (entriesEnd === pos) break;
+      file.commit(entriesEnd, this.#timeText);
       i = encoder.lineEnd;
     }
     return i;
