@@ -66,12 +66,18 @@ export class LineFramer {
    * @param emit Called once per piece, in order.
    */
   push(chunk: Uint8Array, emit: PieceHandler): void {
+    this.#push(chunk, emit, -2);
+  }
+
+  /** {@linkcode LineFramer.push}, given the first newline when known. */
+  #push(chunk: Uint8Array, emit: PieceHandler, firstNewline: number): void {
     const max = this.#max;
     const len = chunk.length;
     let i = 0;
-    // The next newline at or after i; -1 when there is none. Searched again
-    // only once consumed, so a long line is scanned once, not once a piece.
-    let nl = -2;
+    // The next newline at or after i; -1 when there is none, -2 when not
+    // searched yet. Searched again only once consumed, so a long line is
+    // scanned once, not once a piece.
+    let nl = firstNewline;
     while (i < len) {
       if (nl < i && nl !== -1) nl = chunk.indexOf(0x0a, i);
       if (this.#carryLen > 0) {
@@ -124,7 +130,11 @@ export class LineFramer {
   finishLine(chunk: Uint8Array, emit: PieceHandler): number {
     const nl = chunk.indexOf(0x0a);
     const end = nl === -1 ? chunk.length : nl + 1;
-    this.push(end === chunk.length ? chunk : chunk.subarray(0, end), emit);
+    this.#push(
+      end === chunk.length ? chunk : chunk.subarray(0, end),
+      emit,
+      nl,
+    );
     return end;
   }
 
