@@ -39,6 +39,16 @@
     (local $v v128) (local $m i32) (local $k i32)
     (local $b i32) (local $b1 i32) (local $b2 i32) (local $n i32)
     (local $lo i32) (local $hi i32)
+    (local $c20 v128) (local $c5c v128) (local $c2 v128) (local $c3e v128)
+    (local $c4 v128) (local $c26 v128)
+    ;; The constants, in locals: a baseline compiler keeps them in registers
+    ;; instead of building them again each turn.
+    (local.set $c20 (i8x16.splat (i32.const 0x20)))
+    (local.set $c5c (i8x16.splat (i32.const 0x5c)))
+    (local.set $c2 (i8x16.splat (i32.const 2)))
+    (local.set $c3e (i8x16.splat (i32.const 0x3e)))
+    (local.set $c4 (i8x16.splat (i32.const 4)))
+    (local.set $c26 (i8x16.splat (i32.const 0x26)))
     (block $done
       (loop $scan
         ;; Bytes that need more than a copy: below 0x20 or above 0x7f (as
@@ -51,22 +61,18 @@
             (v128.or
               (v128.or
                 (i8x16.lt_s (local.get $v)
-                  (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20
-                                    0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20))
+                  (local.get $c20))
                 (i8x16.eq (local.get $v)
-                  (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c
-                                    0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c)))
+                  (local.get $c5c)))
               (v128.or
                 (i8x16.eq
                   (v128.or (local.get $v)
-                    (v128.const i8x16 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2))
-                  (v128.const i8x16 0x3e 0x3e 0x3e 0x3e 0x3e 0x3e 0x3e 0x3e
-                                    0x3e 0x3e 0x3e 0x3e 0x3e 0x3e 0x3e 0x3e))
+                    (local.get $c2))
+                  (local.get $c3e))
                 (i8x16.eq
                   (v128.or (local.get $v)
-                    (v128.const i8x16 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4 4))
-                  (v128.const i8x16 0x26 0x26 0x26 0x26 0x26 0x26 0x26 0x26
-                                    0x26 0x26 0x26 0x26 0x26 0x26 0x26 0x26))))))
+                    (local.get $c4))
+                  (local.get $c26))))))
         ;; The limit counts as a byte to stop at.
         (local.set $k (i32.sub (local.get $limit) (local.get $i)))
         (if (i32.lt_u (local.get $k) (i32.const 16))
