@@ -281,6 +281,30 @@
     (global.set $written (i32.sub (local.get $o) (local.get $dst)))
     (i32.sub (local.get $i) (local.get $src)))
 
+  ;; The index of the first `\n` in the `len` bytes at `src`, or -1. Reads up
+  ;; to 16 bytes past the end.
+  (func (export "findNewline") (param $src i32) (param $len i32) (result i32)
+    (local $i i32) (local $m i32) (local $k i32) (local $nl v128)
+    (local.set $nl (i8x16.splat (i32.const 0x0a)))
+    (local.set $i (local.get $src))
+    (loop $scan
+      (local.set $m
+        (i8x16.bitmask (i8x16.eq (v128.load (local.get $i)) (local.get $nl))))
+      (local.set $k
+        (i32.sub (i32.add (local.get $src) (local.get $len)) (local.get $i)))
+      (if (i32.lt_u (local.get $k) (i32.const 16))
+        (then
+          ;; Keep the bits of bytes before the end only.
+          (local.set $m
+            (i32.and (local.get $m)
+              (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))
+          (if (i32.eqz (local.get $m)) (then (return (i32.const -1))))))
+      (if (i32.eqz (local.get $m))
+        (then
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $scan))))
+    (i32.sub (i32.add (local.get $i) (i32.ctz (local.get $m))) (local.get $src)))
+
   ;; Bytes written by the last encodeLines.
   (func (export "written") (result i32) (global.get $written))
   ;; Why the last encodeLines stopped (see $stop).

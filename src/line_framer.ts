@@ -4,6 +4,7 @@
  * @module
  */
 
+import { JsonEscapeWasm } from "./json_escape_wasm.ts";
 import { utf8SafeCut } from "./utf8.ts";
 
 /** Docker's largest message: 16 KiB, counting the line's `\n`. */
@@ -79,7 +80,7 @@ export class LineFramer {
     // scanned once, not once a piece.
     let nl = firstNewline;
     while (i < len) {
-      if (nl < i && nl !== -1) nl = chunk.indexOf(0x0a, i);
+      if (nl < i && nl !== -1) nl = indexOfNewline(chunk, i);
       if (this.#carryLen > 0) {
         const carry = this.#carry;
         const room = max - this.#carryLen;
@@ -128,7 +129,7 @@ export class LineFramer {
    * @returns The index in `chunk` after that line's `\n`, or its length.
    */
   finishLine(chunk: Uint8Array, emit: PieceHandler): number {
-    const nl = chunk.indexOf(0x0a);
+    const nl = indexOfNewline(chunk, 0);
     const end = nl === -1 ? chunk.length : nl + 1;
     this.#push(
       end === chunk.length ? chunk : chunk.subarray(0, end),
@@ -156,4 +157,18 @@ export class LineFramer {
       emit(this.#carry.subarray(0, n), true);
     }
   }
+}
+
+/**
+ * Below this many bytes, `Uint8Array.indexOf` finds a newline sooner than
+ * {@linkcode JsonEscapeWasm.indexOfNewline}, which copies bytes into its
+ * memory first.
+ */
+const WASM_SCAN_MIN = 1024;
+
+/** `chunk.indexOf(0x0a, from)`, by SIMD on long chunks. */
+function indexOfNewline(chunk: Uint8Array, from: number): number {
+  return chunk.length - from < WASM_SCAN_MIN
+    ? chunk.indexOf(0x0a, from)
+    : JsonEscapeWasm.get().indexOfNewline(chunk, from);
 }

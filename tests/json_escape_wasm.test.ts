@@ -331,3 +331,31 @@ async function readOrNull(path: string): Promise<string | null> {
     throw error;
   }
 }
+
+Deno.test("JsonEscapeWasm.indexOfNewline() finds what indexOf(0x0a) finds, near, far and nowhere (property)", () => {
+  const wasm = JsonEscapeWasm.get();
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 200_000 }),
+      fc.array(fc.nat(200_000), { maxLength: 3 }),
+      fc.nat(200_000),
+      (length, newlines, from) => {
+        const bytes = new Uint8Array(length).fill(0x0b);
+        for (const k of newlines) if (k < length) bytes[k] = 0x0a;
+        const start = Math.min(from, length);
+        assert.equal(
+          wasm.indexOfNewline(bytes, start),
+          bytes.indexOf(0x0a, start),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  for (let n = 0; n < 70; n++) {
+    for (let k = 0; k <= n; k++) {
+      const bytes = new Uint8Array(n).fill(0x0b);
+      if (k < n) bytes[k] = 0x0a;
+      assert.equal(wasm.indexOfNewline(bytes, 0), k < n ? k : -1);
+    }
+  }
+});
