@@ -359,3 +359,38 @@ Deno.test("JsonEscapeWasm.indexOfNewline() finds what indexOf(0x0a) finds, near,
     }
   }
 });
+
+Deno.test("JsonFileEncoder.encodeLines() writes the same without WebAssembly, when the trailer is too long for it (attrs of 5 KB)", () => {
+  const attrs = { big: "<&>".repeat(1700) };
+  const encoder = new JsonFileEncoder(attrs);
+  const probe = new Uint8Array(encoder.maxEntryLength(0, TIME.length));
+  const trailer = probe.subarray(
+    8,
+    encoder.encode(probe, 0, new Uint8Array(0), "stdout", TIME),
+  );
+  assert.ok(trailer.length > 4096);
+  const lines = [
+    "a\n",
+    'é\u2028"\\\n',
+    "x".repeat(MAX_PIECE - 1) + "\n",
+    "y".repeat(MAX_PIECE) + "\n",
+  ];
+  const src = enc.encode(lines.join(""));
+  for (const budget of [1, 20_000, Infinity]) {
+    const out = new Uint8Array(300_000);
+    const end = encoder.encodeLines(
+      out,
+      0,
+      src,
+      0,
+      src.length,
+      MAX_PIECE,
+      "stdout",
+      TIME,
+      budget,
+    );
+    const expected = referenceLines(src, MAX_PIECE, trailer, budget, 300_000);
+    assert.deepEqual(out.subarray(0, end), expected.out);
+    assert.equal(encoder.lineEnd, expected.lineEnd);
+  }
+});
