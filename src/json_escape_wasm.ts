@@ -5,7 +5,9 @@
  * a time for a `\n` or a byte that is not copied as it is, and leaves those
  * to a scalar path with Go's UTF-8 rules.
  *
- * The module is compiled on first use (synchronously, about a millisecond),
+ * It also finds newlines 16 bytes at a time, for the framer.
+ *
+ * The module is compiled on first use (synchronously, under a millisecond),
  * so a driver that writes nothing never loads it. Its memory is fixed
  * (6 pages, 384 KiB, touched only as far as it is used): it never grows, so
  * views of it stay valid.
@@ -59,6 +61,21 @@ interface WasmExports {
 let shared: JsonEscapeWasm | undefined;
 
 /**
+ * Base64 to bytes: `Uint8Array.fromBase64` where the runtime has it (0.1 ms
+ * here, where the first `atob` takes 2 ms).
+ */
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const typed = Uint8Array as {
+    fromBase64?: (text: string) => Uint8Array<ArrayBuffer>;
+  };
+  if (typed.fromBase64 !== undefined) return typed.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
  * The WebAssembly escaper, with the memory it copies input into and output
  * out of. One instance serves every encoder of the process: its calls are
  * synchronous and leave nothing behind in its memory that a later call
@@ -72,10 +89,7 @@ export class JsonEscapeWasm {
   #lineEnd = 0;
 
   private constructor() {
-    const bytes = Uint8Array.from(
-      atob(JSON_ESCAPE_WASM_BASE64),
-      (c) => c.charCodeAt(0),
-    );
+    const bytes = decodeBase64(JSON_ESCAPE_WASM_BASE64);
     const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       js: { memory },
