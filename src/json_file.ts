@@ -334,26 +334,30 @@ export class JsonFileEncoder {
   }
 
   #lineEnd = 0;
-  #trailerTime: Uint8Array | undefined;
+  #trailerTimes: Record<StreamName, Uint8Array | undefined> = {
+    stdout: undefined,
+    stderr: undefined,
+  };
   #trailers: Record<StreamName, Uint8Array> = {
     stdout: new Uint8Array(0),
     stderr: new Uint8Array(0),
   };
 
-  /** `","stream":…,"time":"…"}\n` for this time, built once per time. */
+  /**
+   * `","stream":…,"time":"…"}\n` for this stream and time, built once per
+   * time (a new array each time, so that a cache may key on it).
+   */
   #trailer(stream: StreamName, time: Uint8Array): Uint8Array {
-    if (time !== this.#trailerTime) {
-      this.#trailerTime = time;
-      for (const name of ["stdout", "stderr"] as const) {
-        const middle = this.#middle[name];
-        const t = new Uint8Array(
-          middle.length + time.length + this.#tail.length,
-        );
-        t.set(middle, 0);
-        t.set(time, middle.length);
-        t.set(this.#tail, middle.length + time.length);
-        this.#trailers[name] = t;
-      }
+    if (time !== this.#trailerTimes[stream]) {
+      this.#trailerTimes[stream] = time;
+      const middle = this.#middle[stream];
+      const t = new Uint8Array(
+        middle.length + time.length + this.#tail.length,
+      );
+      t.set(middle, 0);
+      t.set(time, middle.length);
+      t.set(this.#tail, middle.length + time.length);
+      this.#trailers[stream] = t;
     }
     return this.#trailers[stream];
   }
