@@ -1,5 +1,6 @@
 ;; The json-file escaper in WebAssembly with 128-bit SIMD: the hot path of
-;; src/json_file.ts (escapeRange), byte for byte the same output.
+;; src/json_file.ts (escapeRange), byte for byte the same output; and a
+;; newline search for src/line_framer.ts.
 ;;
 ;; Assembled by scripts/build_wasm.ts into src/_json_escape_wasm.ts; loaded by
 ;; src/json_escape_wasm.ts, which owns the memory and its layout.
@@ -15,7 +16,8 @@
 ;; The scan reads 16 bytes at a time and stores them to the output before it
 ;; knows whether they are plain, then advances past the plain ones only. So:
 ;; - up to 16 bytes past the end of the input may be read (the caller leaves
-;;   readable memory there; they are never acted on);
+;;   readable memory there; they are never acted on, and a UTF-8 sequence is
+;;   judged on the bytes before the end only);
 ;; - up to 16 bytes past the end of what is written may be overwritten; the
 ;;   output needs 6 bytes a byte of input plus 32 bytes of slack.
 (module
