@@ -37,6 +37,8 @@ export class LineFramer {
   #max: number;
   #carry: Uint8Array;
   #carryLen = 0;
+  /** Whether the last newline search went far: long lines. */
+  #far = false;
 
   /**
    * Creates a framer with an empty carry.
@@ -80,7 +82,7 @@ export class LineFramer {
     // scanned once, not once a piece.
     let nl = firstNewline;
     while (i < len) {
-      if (nl < i && nl !== -1) nl = indexOfNewline(chunk, i);
+      if (nl < i && nl !== -1) nl = this.#indexOfNewline(chunk, i);
       if (this.#carryLen > 0) {
         const carry = this.#carry;
         const room = max - this.#carryLen;
@@ -129,7 +131,7 @@ export class LineFramer {
    * @returns The index in `chunk` after that line's `\n`, or its length.
    */
   finishLine(chunk: Uint8Array, emit: PieceHandler): number {
-    const nl = indexOfNewline(chunk, 0);
+    const nl = this.#indexOfNewline(chunk, 0);
     const end = nl === -1 ? chunk.length : nl + 1;
     this.#push(
       end === chunk.length ? chunk : chunk.subarray(0, end),
@@ -137,6 +139,19 @@ export class LineFramer {
       nl,
     );
     return end;
+  }
+
+  /**
+   * `chunk.indexOf(0x0a, from)`: by SIMD (copying into WebAssembly memory)
+   * while lines are long, by `indexOf` while they are short.
+   */
+  #indexOfNewline(chunk: Uint8Array, from: number): number {
+    const rest = chunk.length - from;
+    const nl = this.#far && rest >= FAR
+      ? JsonEscapeWasm.get().indexOfNewline(chunk, from)
+      : chunk.indexOf(0x0a, from);
+    this.#far = nl === -1 ? rest >= FAR : nl - from >= FAR;
+    return nl;
   }
 
   /** Largest piece, in bytes, counting a `\n`. */
@@ -160,15 +175,8 @@ export class LineFramer {
 }
 
 /**
- * Below this many bytes, `Uint8Array.indexOf` finds a newline sooner than
- * {@linkcode JsonEscapeWasm.indexOfNewline}, which copies bytes into its
- * memory first.
+ * A newline this far or farther (or none in as many bytes) makes the framer
+ * search the next time with {@linkcode JsonEscapeWasm.indexOfNewline}; a
+ * nearer one, with `Uint8Array.indexOf`, which is quicker on short lines.
  */
-const WASM_SCAN_MIN = 1024;
-
-/** `chunk.indexOf(0x0a, from)`, by SIMD on long chunks. */
-function indexOfNewline(chunk: Uint8Array, from: number): number {
-  return chunk.length - from < WASM_SCAN_MIN
-    ? chunk.indexOf(0x0a, from)
-    : JsonEscapeWasm.get().indexOfNewline(chunk, from);
-}
+const FAR = 4096;
