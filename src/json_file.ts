@@ -7,6 +7,7 @@
  */
 
 import type { LogTime } from "./clock.ts";
+import { JsonEscapeWasm } from "./json_escape_wasm.ts";
 import { utf8SequenceLength } from "./utf8.ts";
 
 /** The two streams of a container process. */
@@ -157,9 +158,19 @@ function jsonString(text: string): string {
 }
 
 /**
+ * Pieces at least this long are escaped by {@linkcode JsonEscapeWasm}: below
+ * it, copying in and out costs more than the scan saves.
+ */
+const WASM_MIN_PIECE = 256;
+
+/**
  * Writes json-file entries into caller-supplied buffers with no allocation
  * per entry. The parts that do not change between entries (`stream`, `attrs`)
  * are encoded once.
+ *
+ * Long pieces and runs of whole lines are escaped by a WebAssembly SIMD
+ * escaper (`json_escape.wat`, compiled on first use), short pieces by
+ * {@linkcode escapeJsonBytes}; the bytes are the same.
  */
 export class JsonFileEncoder {
   #head = utf8.encode('{"log":"');
@@ -217,7 +228,10 @@ export class JsonFileEncoder {
     time: Uint8Array,
   ): number {
     pos = put(out, pos, this.#head);
-    pos = escapeJsonBytes(log, out, pos);
+    const n = log.length;
+    pos = n >= WASM_MIN_PIECE && n <= JsonEscapeWasm.maxEscapeLength
+      ? JsonEscapeWasm.get().escape(log, out, pos)
+      : escapeJsonBytes(log, out, pos);
     pos = put(out, pos, this.#middle[stream]);
     pos = put(out, pos, time);
     return put(out, pos, this.#tail);
@@ -255,32 +269,104 @@ export class JsonFileEncoder {
     return put(out, pos, this.#trailer(stream, time));
   }
 
+  /**
+   * Writes an entry for each whole line at the start of `src[start, end)`,
+   * as {@linkcode JsonFileEncoder.encodeLine} one after the other would: a
+   * line is whole when its `\n` comes before `end` and within `maxPiece`
+   * bytes of its start. Stops at the first line that is not, once `budget`
+   * bytes or more have been written (an entry is begun only below it: the
+   * rotation rule), or when `out` lacks room for the next entry
+   * (`maxEntryLength(min(end - i, maxPiece))` bytes from where it would
+   * begin).
+   *
+   * @param out Where to write.
+   * @param pos Index in `out` to start at.
+   * @param src The bytes read.
+   * @param start Index of the first line's first byte.
+   * @param end Index after the last byte read.
+   * @param maxPiece Longest line to take, in bytes, `\n` included.
+   * @param stream Which stream they came from.
+   * @param time The formatted time as ASCII bytes.
+   * @param budget Bytes after which no entry is begun. @default {Infinity}
+   * @returns The index in `out` after the last entry (`pos` when none was
+   *   written); {@linkcode JsonFileEncoder.lineEnd} says where the last line
+   *   encoded ended in `src` (`start` when none).
+   */
+  encodeLines(
+    out: Uint8Array,
+    pos: number,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    maxPiece: number,
+    stream: StreamName,
+    time: Uint8Array,
+    budget = Infinity,
+  ): number {
+    const trailer = this.#trailer(stream, time);
+    if (JsonEscapeWasm.supports(maxPiece, trailer.length)) {
+      const wasm = JsonEscapeWasm.get();
+      const o = wasm.encodeLines(
+        out,
+        pos,
+        src,
+        start,
+        end,
+        maxPiece,
+        trailer,
+        budget,
+      );
+      this.#lineEnd = wasm.lineEnd;
+      return o;
+    }
+    let i = start;
+    let o = pos;
+    while (i < end && o - pos < budget) {
+      const limit = Math.min(end, i + maxPiece);
+      if (out.length - o < this.maxEntryLength(limit - i, time.length)) break;
+      const e = this.encodeLine(out, o, src, i, limit, stream, time);
+      if (e < 0) break;
+      o = e;
+      i = this.#lineEnd;
+    }
+    this.#lineEnd = i;
+    return o;
+  }
+
   #lineEnd = 0;
-  #trailerTime: Uint8Array | undefined;
+  #trailerTimes: Record<StreamName, Uint8Array | undefined> = {
+    stdout: undefined,
+    stderr: undefined,
+  };
   #trailers: Record<StreamName, Uint8Array> = {
     stdout: new Uint8Array(0),
     stderr: new Uint8Array(0),
   };
 
-  /** `","stream":…,"time":"…"}\n` for this time, built once per time. */
+  /**
+   * `","stream":…,"time":"…"}\n` for this stream and time, built once per
+   * time (a new array each time, so that a cache may key on it).
+   */
   #trailer(stream: StreamName, time: Uint8Array): Uint8Array {
-    if (time !== this.#trailerTime) {
-      this.#trailerTime = time;
-      for (const name of ["stdout", "stderr"] as const) {
-        const middle = this.#middle[name];
-        const t = new Uint8Array(
-          middle.length + time.length + this.#tail.length,
-        );
-        t.set(middle, 0);
-        t.set(time, middle.length);
-        t.set(this.#tail, middle.length + time.length);
-        this.#trailers[name] = t;
-      }
+    if (time !== this.#trailerTimes[stream]) {
+      this.#trailerTimes[stream] = time;
+      const middle = this.#middle[stream];
+      const t = new Uint8Array(
+        middle.length + time.length + this.#tail.length,
+      );
+      t.set(middle, 0);
+      t.set(time, middle.length);
+      t.set(this.#tail, middle.length + time.length);
+      this.#trailers[stream] = t;
     }
     return this.#trailers[stream];
   }
 
-  /** Index in `src` after the `\n` of the last {@linkcode JsonFileEncoder.encodeLine}. */
+  /**
+   * Index in `src` after the `\n` of the last line of
+   * {@linkcode JsonFileEncoder.encodeLine} or
+   * {@linkcode JsonFileEncoder.encodeLines}.
+   */
   get lineEnd(): number {
     return this.#lineEnd;
   }

@@ -18,8 +18,6 @@ export interface JsonFileSinkOptions extends RotationOptions {
   attrs?: Record<string, string>;
 }
 
-const ascii = new TextEncoder();
-
 /**
  * Writes Docker json-file entries to a rotating file. Each piece becomes one
  * entry `{"log":"…","stream":"…","time":"…"}`; pieces are batched and
@@ -94,19 +92,23 @@ export class JsonFileSink implements LogSink {
     const maxLength = encoder.maxEntryLength(maxPiece, timeBytes.length);
     let i = start;
     while (i < end) {
-      const limit = Math.min(end, i + maxPiece);
+      // Room for the longest entry, so that a whole line always fits; and
+      // no entry begun once the file reaches its size, as reserve() would
+      // rotate before it.
       const pos = file.reserve(maxLength);
-      const entryEnd = encoder.encodeLine(
+      const entriesEnd = encoder.encodeLines(
         file.buffer,
         pos,
         chunk,
         i,
-        limit,
+        end,
+        maxPiece,
         stream,
         timeBytes,
+        Math.max(1, file.bytesBeforeRotation),
       );
-      if (entryEnd < 0) break;
-      file.commit(entryEnd, this.#timeText);
+      if (entriesEnd === pos) break;
+      file.commit(entriesEnd, this.#timeText);
       i = encoder.lineEnd;
     }
     return i;
@@ -115,8 +117,12 @@ export class JsonFileSink implements LogSink {
   #setTime(time: LogTime): void {
     if (time !== this.#time) {
       this.#time = time;
-      this.#timeText = formatRfc3339Nano(time);
-      this.#timeBytes = ascii.encode(this.#timeText);
+      const text = formatRfc3339Nano(time);
+      // ASCII: a loop beats TextEncoder's call into Rust on 30 characters.
+      const bytes = new Uint8Array(text.length);
+      for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
+      this.#timeText = text;
+      this.#timeBytes = bytes;
     }
   }
 

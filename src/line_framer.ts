@@ -4,6 +4,7 @@
  * @module
  */
 
+import { JsonEscapeWasm } from "./json_escape_wasm.ts";
 import { utf8SafeCut } from "./utf8.ts";
 
 /** Docker's largest message: 16 KiB, counting the line's `\n`. */
@@ -36,6 +37,8 @@ export class LineFramer {
   #max: number;
   #carry: Uint8Array;
   #carryLen = 0;
+  /** Whether the last newline search went far: long lines. */
+  #far = false;
 
   /**
    * Creates a framer with an empty carry.
@@ -66,14 +69,20 @@ export class LineFramer {
    * @param emit Called once per piece, in order.
    */
   push(chunk: Uint8Array, emit: PieceHandler): void {
+    this.#push(chunk, emit, -2);
+  }
+
+  /** {@linkcode LineFramer.push}, given the first newline when known. */
+  #push(chunk: Uint8Array, emit: PieceHandler, firstNewline: number): void {
     const max = this.#max;
     const len = chunk.length;
     let i = 0;
-    // The next newline at or after i; -1 when there is none. Searched again
-    // only once consumed, so a long line is scanned once, not once a piece.
-    let nl = -2;
+    // The next newline at or after i; -1 when there is none, -2 when not
+    // searched yet. Searched again only once consumed, so a long line is
+    // scanned once, not once a piece.
+    let nl = firstNewline;
     while (i < len) {
-      if (nl < i && nl !== -1) nl = chunk.indexOf(0x0a, i);
+      if (nl < i && nl !== -1) nl = this.#indexOfNewline(chunk, i);
       if (this.#carryLen > 0) {
         const carry = this.#carry;
         const room = max - this.#carryLen;
@@ -122,10 +131,27 @@ export class LineFramer {
    * @returns The index in `chunk` after that line's `\n`, or its length.
    */
   finishLine(chunk: Uint8Array, emit: PieceHandler): number {
-    const nl = chunk.indexOf(0x0a);
+    const nl = this.#indexOfNewline(chunk, 0);
     const end = nl === -1 ? chunk.length : nl + 1;
-    this.push(end === chunk.length ? chunk : chunk.subarray(0, end), emit);
+    this.#push(
+      end === chunk.length ? chunk : chunk.subarray(0, end),
+      emit,
+      nl,
+    );
     return end;
+  }
+
+  /**
+   * `chunk.indexOf(0x0a, from)`: by SIMD (copying into WebAssembly memory)
+   * while lines are long, by `indexOf` while they are short.
+   */
+  #indexOfNewline(chunk: Uint8Array, from: number): number {
+    const rest = chunk.length - from;
+    const nl = this.#far && rest >= FAR
+      ? JsonEscapeWasm.get().indexOfNewline(chunk, from)
+      : chunk.indexOf(0x0a, from);
+    this.#far = nl === -1 ? rest >= FAR : nl - from >= FAR;
+    return nl;
   }
 
   /** Largest piece, in bytes, counting a `\n`. */
@@ -147,3 +173,10 @@ export class LineFramer {
     }
   }
 }
+
+/**
+ * A newline this far or farther (or none in as many bytes) makes the framer
+ * search the next time with {@linkcode JsonEscapeWasm.indexOfNewline}; a
+ * nearer one, with `Uint8Array.indexOf`, which is quicker on short lines.
+ */
+const FAR = 4096;

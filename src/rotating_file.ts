@@ -269,6 +269,16 @@ export class RotatingFile {
       );
     }
   }
+
+  /**
+   * Bytes that entries may still add before the next one rotates the file:
+   * `maxSize` minus {@linkcode RotatingFile.size} (0 or less when the next
+   * entry rotates), `Infinity` without `maxSize`. A writer of many entries at
+   * once begins one only while it has written fewer.
+   */
+  get bytesBeforeRotation(): number {
+    return this.#maxSize - this.size;
+  }
 }
 
 function openAppend(path: string): Deno.FsFile {

@@ -130,3 +130,53 @@ Deno.test("LineFramer: any chunking gives the same pieces, which rebuild the inp
     { numRuns: 500 },
   );
 });
+
+Deno.test("LineFramer frames long and short lines alike, whichever newline search it uses (property)", () => {
+  // ASCII only, so that pieces are cut at exactly maxPiece bytes.
+  function reference(input: Uint8Array, max: number): Piece[] {
+    const pieces: Piece[] = [];
+    let start = 0;
+    while (start < input.length) {
+      const nl = input.indexOf(0x0a, start);
+      const end = nl === -1 ? input.length : nl + 1;
+      for (let p = start; p < end; p += max) {
+        const stop = Math.min(end, p + max);
+        pieces.push({
+          bytes: input.slice(p, stop),
+          partial: nl === -1 || stop < end,
+        });
+      }
+      start = end;
+    }
+    return pieces;
+  }
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 200 }),
+          fc.integer({ min: 3000, max: 70_000 }),
+        ),
+        { maxLength: 12 },
+      ),
+      fc.boolean(),
+      fc.array(fc.integer({ min: 1, max: 150_000 }), { maxLength: 6 }),
+      (lengths, lastWhole, cuts) => {
+        const parts = lengths.map((n, k) =>
+          new Uint8Array(n + 1).fill(0x61 + (k % 26)).fill(0x0a, n)
+        );
+        let input = concat(parts);
+        if (!lastWhole && input.length > 0) {
+          input = input.subarray(0, input.length - 1);
+        }
+        let sum = 0;
+        const points = cuts.map((c) => (sum += c));
+        assert.deepEqual(
+          frame(chunked(input, points.filter((p) => p < input.length))),
+          reference(input, DEFAULT_MAX_PIECE),
+        );
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
