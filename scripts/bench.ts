@@ -64,6 +64,7 @@ import {
   type ThroughputResult,
 } from "./_bench_report.ts";
 import { fixed, median, ratio, times } from "./_bench_table.ts";
+import { driverRunArgs } from "../src/driver_command.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -467,13 +468,7 @@ function driverArgv(
 ): string[] {
   return [
     ctx.deno,
-    "run",
-    "--no-prompt",
-    "--no-config",
-    `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
-    `--allow-write=/dev/fd/5,${dir}`,
-    "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-    ctx.driver,
+    ...driverRunArgs(ctx.driver, [dir]),
     "log-path",
     logPath,
     ...opts,

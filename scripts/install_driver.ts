@@ -26,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { driverRunArgs } from "../src/driver_command.ts";
 
 /** The directory the driver may use when no `--allow-dir` is given. */
 export const DEFAULT_ALLOW_DIR = "/var/lib/shimlog";
@@ -128,15 +129,7 @@ export function wrapperScript(options: WrapperScriptOptions): string {
     [
       "exec",
       shellQuote(options.denoPath),
-      "run",
-      "--no-prompt",
-      "--no-config",
-      shellQuote(
-        `--allow-read=${["/dev/fd/3", "/dev/fd/4", ...dirs].join(",")}`,
-      ),
-      shellQuote(`--allow-write=${["/dev/fd/5", ...dirs].join(",")}`),
-      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-      shellQuote(options.driverPath),
+      ...driverRunArgs(options.driverPath, dirs).map(shellQuote),
       '"$@"',
     ].join(" "),
   );

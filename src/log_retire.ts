@@ -53,8 +53,9 @@ interface Retired {
 }
 
 /**
- * Removes the files of one log that rotation discards: deletes them, or,
- * while a follower reads the log, retires them (renames them to
+ * Removes the files of one log that rotation discards: deletes them (off
+ * the write path: renamed at once, unlinked in the background), or, while a
+ * follower reads the log, retires them (renames them to
  * `<log>.retired-<ms>-<n>`) and deletes them once their grace period is
  * over or the byte budget needs the room. A rotating writer calls
  * {@linkcode LogRetirer.remove} where it would delete a file (the oldest
@@ -80,11 +81,12 @@ interface Retired {
  *   retirer.start();
  *   await Deno.writeTextFile(`${dir}/x.log.4`, "old\n");
  *   retirer.remove(`${dir}/x.log.4`); // nobody follows: deleted
+ *   await retirer.settle();
  *   assert.deepEqual(names(), ["x.log.followers"]);
  *   const follower = await holdFollowerLock(`${dir}/x.log`);
  *   await Deno.writeTextFile(`${dir}/x.log.4`, "old\n");
  *   retirer.remove(`${dir}/x.log.4`); // kept for the follower
- *   assert.deepEqual(names(), ["x.log.followers", "x.log.retired-1000-0"]);
+ *   assert.deepEqual(names(), ["x.log.followers", "x.log.retired-1000-1"]);
  *   follower?.release();
  *   await retirer.finish();
  *   assert.deepEqual(names(), ["x.log.followers"]);
@@ -104,6 +106,8 @@ export class LogRetirer {
   #retired: Retired[] = [];
   #bytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #deleting = new Set<Promise<void>>();
+  #errors: unknown[] = [];
 
   /**
    * Prepares to remove files of a log; touches nothing until
@@ -173,11 +177,8 @@ export class LogRetirer {
         throw error;
       }
     }
-    if (bytes === 0 || bytes > this.#maxBytes) {
-      removeIfExists(file);
-      return;
-    }
-    while (this.#bytes + bytes > this.#maxBytes) this.#dropOldest();
+    const keep = bytes > 0 && bytes <= this.#maxBytes;
+    while (keep && this.#bytes + bytes > this.#maxBytes) this.#dropOldest();
     const ms = this.#now();
     const to = retiredPath(this.path, ms, this.#n++, file.endsWith(".gz"));
     try {
@@ -185,6 +186,10 @@ export class LogRetirer {
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return;
       throw error;
+    }
+    if (!keep) {
+      this.#delete(to);
+      return;
     }
     this.#retired.push({ path: to, ms, bytes });
     this.#bytes += bytes;
@@ -220,13 +225,15 @@ export class LogRetirer {
    * followers can see the end of the log and stop.
    *
    * @param options How long to wait at most.
+   * @throws {AggregateError} If a deletion failed (see
+   *   {@linkcode LogRetirer.settle}).
    */
   async finish(options: RetirerFinishOptions = {}): Promise<void> {
     const marker = this.#marker;
     this.#marker = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (marker === undefined) return;
+    if (marker === undefined) return await this.settle();
     try {
       this.#expire();
       const youngest = this.#retired.at(-1);
@@ -244,6 +251,7 @@ export class LogRetirer {
     } finally {
       marker.close();
     }
+    await this.settle();
   }
 
   /** Deletes retired files whose grace period is over. */
@@ -257,7 +265,33 @@ export class LogRetirer {
   #dropOldest(): void {
     const oldest = this.#retired.shift()!;
     this.#bytes -= oldest.bytes;
-    removeIfExists(oldest.path);
+    this.#delete(oldest.path);
+  }
+
+  /**
+   * Unlinks a file under its private name off the write path: freeing a
+   * large file's blocks takes the kernel tens of milliseconds, which the
+   * writer does not wait for.
+   */
+  #delete(path: string): void {
+    const done = Deno.remove(path).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) this.#errors.push(error);
+    }).finally(() => this.#deleting.delete(done));
+    this.#deleting.add(done);
+  }
+
+  /**
+   * Waits until every deletion started so far is done.
+   *
+   * @throws {AggregateError} If a deletion failed (the file stays, under
+   *   its retired name, until the next writer of the log starts).
+   */
+  async settle(): Promise<void> {
+    while (this.#deleting.size > 0) await Promise.all(this.#deleting);
+    if (this.#errors.length > 0) {
+      const errors = this.#errors.splice(0);
+      throw new AggregateError(errors, "Cannot delete a rotated log file");
+    }
   }
 }
 

@@ -17,6 +17,7 @@ import { logConfigPath } from "./log_paths.ts";
 import { DEFAULT_PATH, lookPath } from "./path_lookup.ts";
 import { validateIdentifier } from "./identifiers.ts";
 import { logPathFor } from "./sinks.ts";
+import { driverRunArgs } from "./driver_command.ts";
 import { DEFAULT_WINDOW_SIZE, PseudoTerminal, type WindowSize } from "./pty.ts";
 import {
   InputReader,
@@ -634,14 +635,7 @@ function startDriver(
       fifos.err,
       fifos.ready,
       Deno.execPath(),
-      "run",
-      "--no-prompt",
-      // The driver imports nothing through a config: ignore the caller's.
-      "--no-config",
-      `--allow-read=/dev/fd/3,/dev/fd/4,${dirs.join(",")}`,
-      `--allow-write=/dev/fd/5,${dirs.join(",")}`,
-      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-      toPath(config.driverPath),
+      ...driverRunArgs(toPath(config.driverPath), dirs),
       "data-root",
       config.dataRoot!,
     ],

@@ -91,10 +91,11 @@ Deno.test("wrapperScript() execs Deno on driver.ts with the driver's exact permi
   assert.ok(lines.includes("export DENO_DIR"));
   assert.equal(
     lines.at(-2),
-    "exec '/opt/deno/bin/deno' run --no-prompt --no-config " +
+    "exec '/opt/deno/bin/deno' 'run' '--no-prompt' '--no-config' " +
+      "'--v8-flags=--max-semi-space-size=1' " +
       "'--allow-read=/dev/fd/3,/dev/fd/4,/var/lib/shimlog,/srv/logs' " +
       "'--allow-write=/dev/fd/5,/var/lib/shimlog,/srv/logs' " +
-      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE " +
+      "'--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE' " +
       `'/src/shimlog/driver.ts' "$@"`,
   );
 });
@@ -163,6 +164,7 @@ Deno.test("wrapperScript() quotes paths for sh and passes containerd's argv thro
       "arg=run",
       "arg=--no-prompt",
       "arg=--no-config",
+      "arg=--v8-flags=--max-semi-space-size=1",
       `arg=--allow-read=/dev/fd/3,/dev/fd/4,${odd}`,
       `arg=--allow-write=/dev/fd/5,${odd}`,
       "arg=--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
@@ -266,7 +268,7 @@ Deno.test("install_driver.ts writes a wrapper that runs driver.ts with only CONT
     assert.equal(installed.code, 0, installed.stderr);
     assert.ok(installed.stdout.includes(`binary://${wrapper}?`));
     const text = await Deno.readTextFile(wrapper);
-    assert.ok(text.includes(`'${Deno.execPath()}' run`));
+    assert.ok(text.includes(`'${Deno.execPath()}' 'run'`));
 
     const log = `${tmp}/c.log`;
     const run = await runAsLogger(wrapper, ["log-path", log], {

@@ -1,0 +1,47 @@
+/**
+ * How `driver.ts` is run: the Deno flags shared by the containerd wrapper
+ * (`scripts/install_driver.ts`), the shim and the benchmark, so that all
+ * three run the driver alike.
+ *
+ * @module
+ */
+
+/**
+ * The `deno` arguments that run `driver.ts` with the narrowest permissions:
+ * read fd 3 and fd 4 (pipes or FIFOs) and the log folders, write fd 5 and
+ * the log folders, read `CONTAINER_ID` and `CONTAINER_NAMESPACE`; no
+ * prompt, no config file (the driver imports nothing through one). V8's
+ * young generation is capped at 1 MiB per semi-space: the copy loop makes
+ * little garbage, and this keeps about 10 MB off each busy driver's peak
+ * RSS (a node runs one driver per container) at no measured cost in speed.
+ *
+ * @param driverPath The path of `driver.ts`.
+ * @param dirs The folders the driver writes its logs in.
+ * @returns The arguments after the Deno executable, ending with the path;
+ *   the driver's own `key value` arguments come after them.
+ *
+ * @example Usage
+ * ```ts
+ * import { driverRunArgs } from "./driver_command.ts";
+ * import assert from "node:assert/strict";
+ * const args = driverRunArgs("/opt/shimlog/driver.ts", ["/var/log/c"]);
+ * assert.equal(args[0], "run");
+ * assert.ok(args.includes("--allow-write=/dev/fd/5,/var/log/c"));
+ * assert.equal(args.at(-1), "/opt/shimlog/driver.ts");
+ * ```
+ */
+export function driverRunArgs(
+  driverPath: string,
+  dirs: readonly string[],
+): string[] {
+  return [
+    "run",
+    "--no-prompt",
+    "--no-config",
+    "--v8-flags=--max-semi-space-size=1",
+    `--allow-read=${["/dev/fd/3", "/dev/fd/4", ...dirs].join(",")}`,
+    `--allow-write=${["/dev/fd/5", ...dirs].join(",")}`,
+    "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+    driverPath,
+  ];
+}
