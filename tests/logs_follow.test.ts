@@ -34,22 +34,17 @@ function appLines(from: number, to: number): string {
   return text;
 }
 
-async function followDriver(
-  driverArgs: string[],
-  write: (put: (text: string) => Promise<void>) => Promise<void>,
-): Promise<FollowRun> {
-  const root = await Deno.makeTempDir({ prefix: "shimlog-follow-load-" });
-  const path = `${root}/c-json.log`;
-  let lock: LogLock | undefined;
-  let follower: Deno.ChildProcess | undefined;
-  const d = await startDriver(root, ["log-path", path, ...driverArgs]);
-  try {
-    await d.ready;
-    // Until the driver holds its own lock, the test holds it for it.
-    if (await logWriterState(path) !== "writing") {
-      lock = await holdLogLock(path);
-    }
-    follower = new Deno.Command(Deno.execPath(), {
+/** A `logs.ts -f --path PATH` process and what it printed. */
+class Follower {
+  readonly child: Deno.ChildProcess;
+  #chunks: Uint8Array[] = [];
+  printedBytes = 0;
+  exited = false;
+  readonly #reading: Promise<void>;
+  readonly warnings: Promise<string>;
+
+  constructor(root: string, path: string) {
+    const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--no-prompt",
@@ -63,15 +58,64 @@ async function followDriver(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const chunks: Uint8Array[] = [];
-    let printedBytes = 0;
-    const reading = (async () => {
-      for await (const chunk of follower.stdout) {
-        chunks.push(chunk);
-        printedBytes += chunk.length;
+    this.child = child;
+    this.#reading = (async () => {
+      for await (const chunk of child.stdout) {
+        this.#chunks.push(chunk);
+        this.printedBytes += chunk.length;
       }
     })();
-    const warnings = new Response(follower.stderr).text();
+    this.warnings = new Response(child.stderr).text();
+    child.status.then(() => this.exited = true);
+  }
+
+  /** Waits for the end; what it printed, after checking it exited 0. */
+  async printed(): Promise<string> {
+    const status = await this.child.status;
+    await this.#reading;
+    assert.equal(status.code, 0);
+    return dec.decode(
+      new Uint8Array(
+        await new Blob(this.#chunks as Uint8Array<ArrayBuffer>[])
+          .arrayBuffer(),
+      ),
+    );
+  }
+
+  async kill(): Promise<void> {
+    if (!this.exited) this.child.kill("SIGKILL");
+    await this.child.status;
+    await this.child.stdout.cancel().catch(() => {});
+    await this.child.stderr.cancel().catch(() => {});
+  }
+}
+
+/** What a follower started while the app was writing printed. */
+interface LateRun {
+  printed: string;
+  warnings: string;
+}
+
+async function followDriver(
+  driverArgs: string[],
+  write: (
+    put: (text: string) => Promise<void>,
+    addFollower: () => void,
+  ) => Promise<void>,
+): Promise<FollowRun & { late: LateRun[] }> {
+  const root = await Deno.makeTempDir({ prefix: "shimlog-follow-load-" });
+  const path = `${root}/c-json.log`;
+  let lock: LogLock | undefined;
+  const followers: Follower[] = [];
+  const d = await startDriver(root, ["log-path", path, ...driverArgs]);
+  try {
+    await d.ready;
+    // Until the driver holds its own lock, the test holds it for it.
+    if (await logWriterState(path) !== "writing") {
+      lock = await holdLogLock(path);
+    }
+    const first = new Follower(root, path);
+    followers.push(first);
     let expected = "";
     const put = async (text: string) => {
       const bytes = enc.encode(text);
@@ -89,48 +133,40 @@ async function followDriver(
         );
       }
     };
-    let exited = false;
-    follower.status.then(() => exited = true);
     // The follower has opened the log once it prints the first line.
     await put("ready\n");
-    while (printedBytes < 6) {
-      assert.ok(!exited, "the follower exited early");
+    while (first.printedBytes < 6) {
+      assert.ok(!first.exited, "the follower exited early");
       await new Promise((r) => setTimeout(r, 10));
     }
-    await write(put);
-    // The driver ends once the follower has let go of the retired files.
+    await write(put, () => followers.push(new Follower(root, path)));
+    // The driver ends once the followers have let go of the retired files.
     const finished = await d.finish();
     assert.equal(finished.code, 0, finished.stderr);
     lock?.release();
     lock = undefined;
-    const status = await follower.status;
-    follower = undefined;
-    await reading;
-    assert.equal(status.code, 0);
+    const printed: string[] = [];
+    for (const f of followers) printed.push(await f.printed());
     const left = [...Deno.readDirSync(root)].map((e) => e.name);
     assert.deepEqual(
       left.filter((n) => n.includes(".retired-")),
       [],
       "retired files deleted at the end",
     );
+    const late: LateRun[] = [];
+    for (let i = 1; i < followers.length; i++) {
+      late.push({ printed: printed[i], warnings: await followers[i].warnings });
+    }
     return {
       expected,
-      printed: dec.decode(
-        chunks.length === 1 ? chunks[0] : new Uint8Array(
-          await new Blob(chunks as Uint8Array<ArrayBuffer>[]).arrayBuffer(),
-        ),
-      ),
-      warnings: await warnings,
+      printed: printed[0],
+      warnings: await first.warnings,
       left: left.sort(),
+      late,
     };
   } finally {
     lock?.release();
-    if (follower !== undefined) {
-      follower.kill("SIGKILL");
-      await follower.status;
-      await follower.stdout.cancel().catch(() => {});
-      await follower.stderr.cancel().catch(() => {});
-    }
+    for (const f of followers) await f.kill();
     await d.finish().catch(() => {});
     await Deno.remove(root, { recursive: true });
   }
@@ -195,6 +231,31 @@ Deno.test("logs.ts -f follows driver.ts with log-driver=cri writing at full spee
   assertFollowed(run);
   const rotated = run.left.filter((n) => /^c-json\.log\.\d{8}-\d{6}/.test(n));
   assert.equal(rotated.length, 4, run.left.join(" "));
+});
+
+Deno.test("logs.ts -f: four followers, three started while driver.ts writes about 40 MB at full speed with max-size=100k max-file=5, each print the app's output from where they start, none twice, none missing", async () => {
+  const run = await followDriver(
+    ["max-size", "100k", "max-file", "5"],
+    async (put, addFollower) => {
+      // Followers busy on the same two cores fall far behind, and find the
+      // files they missed among those retired for them.
+      for (let i = 0; i < 4 * FULL_SPEED_LINES; i += 1000) {
+        if (i % FULL_SPEED_LINES === 0 && i > 0) addFollower();
+        await put(appLines(i, i + 1000));
+      }
+    },
+  );
+  assertFollowed(run);
+  assert.equal(run.late.length, 3);
+  for (const late of run.late) {
+    assert.equal(late.warnings, "");
+    // It starts with the oldest file kept, at an entry's start, and goes
+    // on to the end without a gap or a repeat.
+    assert.ok(late.printed.length > 0, "printed something");
+    assert.ok(run.expected.endsWith(late.printed), "a tail of the output");
+    const start = run.expected.length - late.printed.length;
+    assert.equal(run.expected[start - 1], "\n", "starts at a line");
+  }
 });
 
 Deno.test("logs.ts -f follows driver.ts with max-size=100k max-file=1 at a few rotations a second: the app's output, exactly", async () => {
