@@ -609,7 +609,11 @@ export class LogFileSet {
     if (walk.lastFound) return { files, gaps: new Set() };
     // `last` was rotated away: the files the writer retired since come
     // before the files seen here.
-    return withRetired(this.path, last, files, walk.rotated > 0);
+    // Files only earlier, disturbed walks saw may have been rotated away
+    // and deleted since.
+    const current = new Set(chains[chains.length - 1]);
+    const stale = new Set(files.filter((f) => !current.has(f)));
+    return withRetired(this.path, last, files, walk.rotated > 0, stale);
   }
 
   /**
@@ -706,7 +710,7 @@ function oldestFirst(
 }
 
 /** Files newer than the last one seen, oldest first, and where gaps are. */
-interface FilesAfter {
+export interface FilesAfter {
   files: OpenLogFile[];
   /** The files before which files may have been missed. */
   gaps: Set<OpenLogFile>;
@@ -720,19 +724,22 @@ interface FilesAfter {
  * not among them: it was deleted first) are in order, and a file seen
  * earlier may have been retired since: the two orders are merged, and
  * retired files newer than the file being written are left for the next
- * look.
+ * look. A `stale` file (seen only by an earlier look) that is not retired
+ * now was deleted since, so it is older than every retired file: it comes
+ * first.
  *
  * Gaps: before the first file when `last` was deleted and the writer keeps
  * rotated files (`rotated`, or any retired file; a writer with `max-file=1`
  * that deletes its file leaves no trace, and the new file is then taken to
- * follow the old one), and wherever a retired file was deleted before it
- * could be opened.
+ * follow the old one), after stale files when `last` was deleted, and
+ * wherever a retired file was deleted before it could be opened.
  */
-function withRetired(
+export function withRetired(
   path: string,
   last: OpenLogFile,
   seen: OpenLogFile[],
   rotated: boolean,
+  stale: Set<OpenLogFile> = new Set(),
 ): FilesAfter {
   const retired = listRetiredFiles(path);
   const gaps = new Set<OpenLogFile>();
@@ -746,31 +753,49 @@ function withRetired(
     closeAll([file]);
     if (found) from = i + 1;
   }
+  // Each retired file after `last`, opened, and which seen file it is.
+  const after = retired.slice(from).map((name) => {
+    const file = tryOpen(name);
+    const k = file === undefined
+      ? -1
+      : seen.findIndex((s) => isSameFile(file, s));
+    if (k !== -1) closeAll([file!]);
+    return { file, k };
+  });
+  const matched = new Set(after.map((a) => a.k));
+  const deleted = seen.filter((s, k) => stale.has(s) && !matched.has(k));
   let gap = !found && (rotated || retired.length > 0);
   const files: OpenLogFile[] = [];
-  let next = 0; // the first file of `seen` not taken yet
   const take = (file: OpenLogFile) => {
     if (gap) gaps.add(file);
     gap = false;
     files.push(file);
   };
-  for (const name of retired.slice(from)) {
-    const file = tryOpen(name);
+  for (const file of deleted) take(file);
+  if (deleted.length > 0 && !found) gap = true;
+  const rest = seen.filter((s) => !deleted.includes(s));
+  let next = 0; // the first file of `rest` not taken yet
+  for (const [i, { file, k }] of after.entries()) {
     if (file === undefined) {
       gap = true; // deleted before it could be opened
       continue;
     }
-    const k = seen.findIndex((s) => isSameFile(file, s));
     if (k === -1) {
       take(file);
       continue;
     }
-    closeAll([file]);
     // Seen files before it are older: they were deleted, not retired.
-    while (next <= k) take(seen[next++]);
-    if (k === seen.length - 1) break; // the rest are newer than all seen
+    const r = rest.indexOf(seen[k]);
+    while (next <= r) take(rest[next++]);
+    if (k === seen.length - 1) {
+      // The rest are newer than all seen: left for the next look.
+      for (const later of after.slice(i + 1)) {
+        if (later.k === -1 && later.file) closeAll([later.file]);
+      }
+      break;
+    }
   }
-  while (next < seen.length) take(seen[next++]);
+  while (next < rest.length) take(rest[next++]);
   return { files, gaps };
 }
 

@@ -5,7 +5,10 @@ import {
   type KeptFile,
   listRotatedFiles,
   LogFileSet,
+  openLogFile,
   openLogFiles,
+  retiredPath,
+  withRetired,
 } from "../src/log_files.ts";
 import { LogRetirer } from "../src/log_retire.ts";
 import { holdFollowerLock } from "../src/log_lock.ts";
@@ -242,6 +245,83 @@ Deno.test("LogFileSet.discover() marks a gap where the writer's retirement budge
       set.close();
       follower?.release();
       await retirer.finish();
+    }
+  });
+});
+
+Deno.test("withRetired() puts files an earlier look saw and that were deleted since first, then the retired files, then the current ones, with the gaps between", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    const make = (name: string, text: string) => {
+      Deno.writeTextFileSync(`${dir}/${name}`, text);
+      return openLogFile(`${dir}/${name}`, false);
+    };
+    const last = make("last", "0\n"); // the last file read: deleted since
+    const stale = [make("s1", "1\n"), make("s2", "2\n")]; // seen, deleted
+    Deno.removeSync(`${dir}/last`);
+    Deno.removeSync(`${dir}/s1`);
+    Deno.removeSync(`${dir}/s2`);
+    Deno.writeTextFileSync(retiredPath(path, 10, 0, false), "5\n");
+    Deno.writeTextFileSync(retiredPath(path, 11, 1, false), "6\n");
+    const current = [make("x.log.1", "7\n"), make("x.log", "8\n")];
+    const seen = [...stale, ...current];
+    const { files, gaps } = withRetired(path, last, seen, true, new Set(stale));
+    try {
+      const text = (f: typeof last) => {
+        f.file.seekSync(0, Deno.SeekMode.Start);
+        const b = new Uint8Array(8);
+        return dec.decode(b.subarray(0, f.file.readSync(b) ?? 0));
+      };
+      assert.deepEqual(files.map(text), [
+        "1\n",
+        "2\n",
+        "5\n",
+        "6\n",
+        "7\n",
+        "8\n",
+      ]);
+      // Before s1: `last` is gone; before the first retired file: files
+      // between s2 and it were deleted.
+      assert.deepEqual(files.map((f) => gaps.has(f)), [
+        true,
+        false,
+        true,
+        false,
+        false,
+        false,
+      ]);
+    } finally {
+      closeAll([last, ...files]);
+    }
+  });
+});
+
+Deno.test("withRetired() places a current file retired since it was seen in retirement order, and leaves retired files newer than the file being written for the next look", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    const last = openLogFile(
+      (Deno.writeTextFileSync(retiredPath(path, 10, 0, false), "0\n"),
+        retiredPath(path, 10, 0, false)),
+      false,
+    );
+    Deno.writeTextFileSync(retiredPath(path, 11, 1, false), "1\n");
+    Deno.writeTextFileSync(`${path}.1`, "2\n");
+    Deno.writeTextFileSync(path, "3\n");
+    const seen = [openLogFile(`${path}.1`, false), openLogFile(path, false)];
+    // Both rotate away after the look: the writer retires them, then one more.
+    Deno.renameSync(`${path}.1`, retiredPath(path, 12, 2, false));
+    Deno.renameSync(path, retiredPath(path, 13, 3, false));
+    Deno.writeTextFileSync(retiredPath(path, 14, 4, false), "4\n");
+    const { files, gaps } = withRetired(path, last, seen, true);
+    try {
+      assert.deepEqual(files.map((f) => f.path.slice(dir.length + 1)), [
+        "x.log.retired-11-1",
+        "x.log.1",
+        "x.log",
+      ]);
+      assert.equal(gaps.size, 0);
+    } finally {
+      closeAll([last, ...files]);
     }
   });
 });
