@@ -97,7 +97,7 @@ function checkPath(what: string, path: string): void {
  *   dirs: ["/var/lib/shimlog"],
  * });
  * assert.ok(text.startsWith("#!/bin/sh\n"));
- * assert.ok(text.includes("exec '/usr/bin/deno' run --no-prompt"));
+ * assert.ok(text.includes("exec '/usr/bin/deno' 'run' '--no-prompt'"));
  * ```
  */
 export function wrapperScript(options: WrapperScriptOptions): string {
