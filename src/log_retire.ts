@@ -11,7 +11,7 @@
  * @module
  */
 
-import { listRetiredFiles, retiredPath } from "./log_files.ts";
+import { listRetiredFiles, retiredPath } from "./log_retired.ts";
 import { logFollowersPath } from "./log_lock.ts";
 
 /** Options of a {@linkcode LogRetirer}. */

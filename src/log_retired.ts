@@ -1,0 +1,70 @@
+/**
+ * The names of retired log files: files that rotation would delete, kept by
+ * the writer for a grace period while a follower reads (see `LogRetirer`).
+ * Apart from `log_files.ts`, so that the driver loads only this.
+ *
+ * @module
+ */
+
+import type { RotatedName } from "./log_files.ts";
+
+/**
+ * The path under which a writer keeps a file that rotation would delete, for
+ * a grace period (see `LogRetirer`): `<log>.retired-<ms>-<n>`, plus `.gz`
+ * for a compressed one. Docker's and kubelet's readers do not look at such
+ * names; a follower that fell behind finds the files it missed there.
+ *
+ * @param logPath The log file's path.
+ * @param ms When the file was retired, in milliseconds since the epoch.
+ * @param n A counter, for files retired in the same millisecond.
+ * @param compressed Whether the file is gzipped.
+ * @returns The path.
+ */
+export function retiredPath(
+  logPath: string,
+  ms: number,
+  n: number,
+  compressed: boolean,
+): string {
+  return `${logPath}.retired-${ms}-${n}${compressed ? ".gz" : ""}`;
+}
+
+/**
+ * Lists the retired files of a log (see {@linkcode retiredPath}), oldest
+ * first.
+ *
+ * Needs `--allow-read` for the folder.
+ *
+ * @param path The log file's path.
+ * @returns The files, oldest first, with when they were retired.
+ */
+export function listRetiredFiles(
+  path: string,
+): (RotatedName & { retiredMs: number })[] {
+  const RETIRED = /^\.retired-(\d{1,15})-(\d{1,9})(\.gz)?$/;
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  const found: (RotatedName & { retiredMs: number; n: number })[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!entry.name.startsWith(base)) continue;
+      const m = RETIRED.exec(entry.name.slice(base.length));
+      if (m === null) continue;
+      found.push({
+        path: `${dir === "/" ? "" : dir}/${entry.name}`,
+        compressed: m[3] !== undefined,
+        order: 0,
+        retiredMs: Number(m[1]),
+        n: Number(m[2]),
+      });
+    }
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return [];
+    throw error;
+  }
+  return found.sort((a, b) => a.retiredMs - b.retiredMs || a.n - b.n);
+}
