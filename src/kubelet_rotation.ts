@@ -10,6 +10,7 @@ import { WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
+import { exists, openAppend, removeIfExists } from "./_files.ts";
 
 /** How a {@linkcode KubeletRotatingFile} rotates. */
 export interface KubeletRotationOptions {
@@ -482,26 +483,4 @@ function parseStamp(stamp: string): number {
 
 function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
-}
-
-function openAppend(path: string): Deno.FsFile {
-  return Deno.openSync(path, { append: true, create: true, mode: 0o640 });
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function removeIfExists(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
 }

@@ -111,18 +111,8 @@ export type LogWriterState = "writing" | "finished" | "unknown";
  * @returns The writer's state.
  */
 export async function logWriterState(logPath: string): Promise<LogWriterState> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(logLockPath(logPath), { read: true });
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory ||
-      error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) return "unknown";
-    throw error;
-  }
+  const file = await openMarker(logLockPath(logPath));
+  if (file === undefined) return "unknown";
   try {
     if (!(await file.tryLock(false))) return "writing";
     await file.unlock();
@@ -159,18 +149,8 @@ export async function holdFollowerLock(
   logPath: string,
 ): Promise<LogLock | undefined> {
   const path = logFollowersPath(logPath);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory ||
-      error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) return undefined;
-    throw error;
-  }
+  const file = await openMarker(path);
+  if (file === undefined) return undefined;
   try {
     await file.lock(false);
   } catch (error) {
@@ -186,4 +166,22 @@ export async function holdFollowerLock(
       file.close(); // drops the lock
     },
   };
+}
+
+/**
+ * Opens a marker for reading; `undefined` when it is absent or may not be
+ * read (a reader without permission for it sees no marker).
+ */
+async function openMarker(path: string): Promise<Deno.FsFile | undefined> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory ||
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) return undefined;
+    throw error;
+  }
 }

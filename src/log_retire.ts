@@ -13,6 +13,7 @@
 
 import { listRetiredFiles, retiredPath } from "./log_retired.ts";
 import { logFollowersPath } from "./log_lock.ts";
+import { removeIfExists } from "./_files.ts";
 
 /** Options of a {@linkcode LogRetirer}. */
 export interface LogRetirerOptions {
@@ -292,13 +293,5 @@ export class LogRetirer {
       const errors = this.#errors.splice(0);
       throw new AggregateError(errors, "Cannot delete a rotated log file");
     }
-  }
-}
-
-function removeIfExists(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }

@@ -9,6 +9,12 @@ import { WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
+import {
+  exists,
+  openAppend,
+  removeIfExists,
+  renameIfExists,
+} from "./_files.ts";
 
 /** How a {@linkcode RotatingFile} rotates. */
 export interface RotationOptions {
@@ -278,39 +284,5 @@ export class RotatingFile {
    */
   get bytesBeforeRotation(): number {
     return this.#maxSize - this.size;
-  }
-}
-
-function openAppend(path: string): Deno.FsFile {
-  return Deno.openSync(path, {
-    append: true,
-    create: true,
-    mode: 0o640,
-  });
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function removeIfExists(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-function renameIfExists(from: string, to: string): void {
-  try {
-    Deno.renameSync(from, to);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }
