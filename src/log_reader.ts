@@ -200,6 +200,7 @@ class LogReader {
   #writerGone = false;
   #writerState: LogWriterState = "unknown";
   #followerLock: LogLock | undefined;
+  #lockRetry = 0;
   #damage = { count: 0, bytes: 0 };
   #stopped = false;
   #onAbort = () => {
@@ -345,6 +346,13 @@ class LogReader {
   /** Takes the files the writer started, found by the access. */
   async #takeNews(now = false): Promise<void> {
     if (!this.#follow || this.#writerGone) return;
+    if (
+      this.#followerLock === undefined && performance.now() >= this.#lockRetry
+    ) {
+      // Started before the writer made its marker: take it once it exists.
+      this.#lockRetry = performance.now() + 100;
+      this.#followerLock = await holdFollowerLock(this.#path);
+    }
     const news = await this.#access.discovered(now);
     for (const f of news) this.#queue.push({ ...f, limit: Infinity });
   }

@@ -87,7 +87,7 @@ interface Retired {
  *   const follower = await holdFollowerLock(`${dir}/x.log`);
  *   await Deno.writeTextFile(`${dir}/x.log.4`, "old\n");
  *   retirer.remove(`${dir}/x.log.4`); // kept for the follower
- *   assert.deepEqual(names(), ["x.log.followers", "x.log.retired-1000-1"]);
+ *   assert.deepEqual(names(), ["x.log.followers", "x.log.retired-1000-0"]);
  *   follower?.release();
  *   await retirer.finish();
  *   assert.deepEqual(names(), ["x.log.followers"]);
@@ -103,6 +103,7 @@ export class LogRetirer {
   #maxBytes: number;
   #now: () => number;
   #n = 0;
+  #doomed = 0;
   #marker: Deno.FsFile | undefined;
   #retired: Retired[] = [];
   #bytes = 0;
@@ -146,6 +147,15 @@ export class LogRetirer {
       mode: 0o640,
     });
     for (const file of listRetiredFiles(this.path)) removeIfExists(file.path);
+    // What a writer that crashed was deleting.
+    const slash = this.path.lastIndexOf("/");
+    const dir = slash === -1 ? "." : this.path.slice(0, slash) || "/";
+    const doomed = `${this.path.slice(slash + 1)}.deleting-`;
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.name.startsWith(doomed)) {
+        removeIfExists(`${dir === "/" ? "" : dir}/${entry.name}`);
+      }
+    }
   }
 
   /**
@@ -178,8 +188,11 @@ export class LogRetirer {
         throw error;
       }
     }
-    const keep = bytes > 0 && bytes <= this.#maxBytes;
-    while (keep && this.#bytes + bytes > this.#maxBytes) this.#dropOldest();
+    if (bytes === 0 || bytes > this.#maxBytes) {
+      this.#delete(file);
+      return;
+    }
+    while (this.#bytes + bytes > this.#maxBytes) this.#dropOldest();
     const ms = this.#now();
     const to = retiredPath(this.path, ms, this.#n++, file.endsWith(".gz"));
     try {
@@ -187,10 +200,6 @@ export class LogRetirer {
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return;
       throw error;
-    }
-    if (!keep) {
-      this.#delete(to);
-      return;
     }
     this.#retired.push({ path: to, ms, bytes });
     this.#bytes += bytes;
@@ -275,7 +284,16 @@ export class LogRetirer {
    * writer does not wait for.
    */
   #delete(path: string): void {
-    const done = Deno.remove(path).catch((error) => {
+    // First out of sight, under a name no reader looks at (not a retired
+    // one: a follower would take it for a file kept for it).
+    const doomed = `${this.path}.deleting-${Deno.pid}-${this.#doomed++}`;
+    try {
+      Deno.renameSync(path, doomed);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    const done = Deno.remove(doomed).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) this.#errors.push(error);
     }).finally(() => this.#deleting.delete(done));
     this.#deleting.add(done);
@@ -284,8 +302,8 @@ export class LogRetirer {
   /**
    * Waits until every deletion started so far is done.
    *
-   * @throws {AggregateError} If a deletion failed (the file stays, under
-   *   its retired name, until the next writer of the log starts).
+   * @throws {AggregateError} If a deletion failed (the file stays, as
+   *   `<log>.deleting-…`, until the next writer of the log starts).
    */
   async settle(): Promise<void> {
     while (this.#deleting.size > 0) await Promise.all(this.#deleting);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { JsonFileSink } from "../src/json_file_sink.ts";
 import { holdLogLock, logLockPath, logWriterState } from "../src/log_lock.ts";
 import { readLogs, type ReadLogsOptions } from "../src/log_reader.ts";
+import { LogRetirer } from "../src/log_retire.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -155,6 +156,29 @@ Deno.test("readLogs() with follow keeps following a log that has no lock file un
     stop.abort();
     await follower.done;
     assert.deepEqual(follower.seen, ["stdout:a\n", "stdout:b\n"]);
+  });
+});
+
+Deno.test("readLogs() with follow takes the followers' lock once the writer makes its marker, so that rotation starts keeping files for it", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/c-json.log`;
+    await Deno.writeTextFile(
+      path,
+      `{"log":"a\\n","stream":"stdout","time":"2026-11-29T15:53:54Z"}\n`,
+    );
+    const stop = new AbortController();
+    const follower = follow(path, { signal: stop.signal, pollMs: 5 });
+    const retirer = new LogRetirer(path);
+    try {
+      await until(() => follower.seen.length === 1, "the first line");
+      assert.equal(retirer.followed, false); // no marker yet
+      retirer.start(); // the writer starts after the follower
+      await until(() => retirer.followed, "the follower's lock");
+    } finally {
+      stop.abort();
+      await follower.done;
+      await retirer.finish();
+    }
   });
 });
 

@@ -31,7 +31,11 @@ Deno.test("LogRetirer deletes what rotation discards while nobody follows, and r
       Deno.writeTextFileSync(`${path}.4`, "four\n");
       assert.equal(retirer.followed, false);
       retirer.remove(`${path}.4`);
-      await retirer.settle(); // deleted off the write path
+      // Out of sight at once, under a name no reader takes for a file kept
+      // for it; unlinked off the write path.
+      assert.deepEqual(retiredNames(path, dir), []);
+      assert.ok(!names(dir).includes("x.log.4"));
+      await retirer.settle();
       assert.deepEqual(names(dir), ["x.log.followers"]);
 
       const follower = await holdFollowerLock(path);
@@ -43,10 +47,10 @@ Deno.test("LogRetirer deletes what rotation discards while nobody follows, and r
       retirer.remove(`${path}.3.gz`);
       retirer.remove(`${path}.missing`); // not an error
       assert.deepEqual(retiredNames(path, dir), [
-        "x.log.retired-7000-1",
-        "x.log.retired-7000-2.gz",
+        "x.log.retired-7000-0",
+        "x.log.retired-7000-1.gz",
       ]);
-      assert.equal(Deno.readTextFileSync(`${path}.retired-7000-1`), "four\n");
+      assert.equal(Deno.readTextFileSync(`${path}.retired-7000-0`), "four\n");
       assert.equal(retirer.retiredBytes, 7);
       follower.release();
       assert.equal(retirer.followed, false);
@@ -96,7 +100,7 @@ Deno.test("LogRetirer keeps retired files for graceMs and within maxBytes, the o
       await retirer.settle();
       assert.deepEqual(retiredNames(path, dir), [
         "x.log.retired-5200-2",
-        "x.log.retired-6150-4",
+        "x.log.retired-6150-3",
       ]);
     } finally {
       follower?.release();
@@ -107,11 +111,12 @@ Deno.test("LogRetirer keeps retired files for graceMs and within maxBytes, the o
   });
 });
 
-Deno.test("LogRetirer.start() deletes the files an earlier writer left retired", async () => {
+Deno.test("LogRetirer.start() deletes the files an earlier writer left retired or half deleted", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(`${path}.retired-1-0`, "old\n");
     Deno.writeTextFileSync(`${path}.retired-2-1.gz`, "old");
+    Deno.writeTextFileSync(`${path}.deleting-77-0`, "doomed");
     const retirer = new LogRetirer(path);
     assert.equal(retiredNames(path, dir).length, 2); // nothing before start
     retirer.start();
