@@ -590,7 +590,12 @@ export class LogFileSet {
     let freshSeen = false;
     for (const name of rotated.slice(found + 1)) {
       const opened = tryOpen(name);
-      if (opened === undefined) continue;
+      if (opened === undefined) {
+        // Rotated away (retired) since it was listed, and `last` with it:
+        // the next look finds both among the retired files.
+        closeAll([...files, fresh]);
+        return undefined;
+      }
       if (isSameFile(opened, fresh)) {
         // Files listed after it are newer: the next look takes them.
         closeAll([opened]);
