@@ -68,27 +68,10 @@ export async function holdLogLock(logPath: string): Promise<LogLock> {
     create: true,
     mode: 0o640,
   });
-  try {
-    await file.lock(true);
+  return await lockMarker(path, file, true, async () => {
     await file.truncate(0);
     await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  let held = true;
-  return {
-    path,
-    release() {
-      if (!held) return;
-      held = false;
-      try {
-        file.unlockSync();
-      } finally {
-        file.close();
-      }
-    },
-  };
+  });
 }
 
 /**
@@ -151,8 +134,23 @@ export async function holdFollowerLock(
   const path = logFollowersPath(logPath);
   const file = await openMarker(path);
   if (file === undefined) return undefined;
+  return await lockMarker(path, file, false);
+}
+
+/**
+ * Locks an open marker (waiting for it), runs `then` while it is held, and
+ * returns the held lock; closes the file if anything fails. Closing the file
+ * drops the lock.
+ */
+async function lockMarker(
+  path: string,
+  file: Deno.FsFile,
+  exclusive: boolean,
+  then?: () => Promise<void>,
+): Promise<LogLock> {
   try {
-    await file.lock(false);
+    await file.lock(exclusive);
+    await then?.();
   } catch (error) {
     file.close();
     throw error;
@@ -163,7 +161,7 @@ export async function holdFollowerLock(
     release() {
       if (!held) return;
       held = false;
-      file.close(); // drops the lock
+      file.close();
     },
   };
 }
