@@ -50,6 +50,13 @@ export interface WrapperScriptOptions {
    * uses the cache of the user containerd runs the driver as.
    */
   denoDir?: string;
+  /**
+   * Grant `--allow-ffi` for the C library, for fast pipe reads (see
+   * `driverRunArgs`); false keeps Deno's sandbox whole.
+   *
+   * @default {true}
+   */
+  ffi?: boolean;
 }
 
 /**
@@ -77,8 +84,9 @@ function checkPath(what: string, path: string): void {
  * Deno needs and `exec`s Deno (so that containerd's signals reach it
  * directly) on `driver.ts` with the exact permission flags
  * `run --no-prompt --no-config --allow-read=/dev/fd/3,/dev/fd/4,DIRS
- * --allow-write=/dev/fd/5,DIRS --allow-env=CONTAINER_ID,CONTAINER_NAMESPACE`,
- * followed by containerd's arguments (`key value` pairs).
+ * --allow-write=/dev/fd/5,DIRS --allow-env=CONTAINER_ID,CONTAINER_NAMESPACE`
+ * (and `--allow-ffi` for the C library, unless `ffi` is false), followed by
+ * containerd's arguments (`key value` pairs).
  *
  * @param options The paths to write into the script.
  * @returns The script text.
@@ -129,7 +137,8 @@ export function wrapperScript(options: WrapperScriptOptions): string {
     [
       "exec",
       shellQuote(options.denoPath),
-      ...driverRunArgs(options.driverPath, dirs).map(shellQuote),
+      ...driverRunArgs(options.driverPath, dirs, { ffi: options.ffi })
+        .map(shellQuote),
       '"$@"',
     ].join(" "),
   );
@@ -147,6 +156,8 @@ export interface InstallDriverOptions {
   dirs?: readonly string[];
   /** The Deno cache directory (`DENO_DIR`) for the wrapper to use. */
   denoDir?: string;
+  /** As {@linkcode WrapperScriptOptions.ffi}. @default {true} */
+  ffi?: boolean;
   /**
    * The Deno executable to run.
    *
@@ -206,6 +217,7 @@ export async function installDriver(
     denoDir: options.denoDir === undefined
       ? undefined
       : resolve(options.denoDir),
+    ffi: options.ffi,
   });
   const temp = `${dirname(out)}/.${basename(out)}.${crypto.randomUUID()}.tmp`;
   try {
@@ -246,7 +258,7 @@ function denoCacheDir(): string | undefined {
 
 const SHORT_USAGE =
   `Usage: deno run --allow-read --allow-write [--allow-env=DENO_DIR,XDG_CACHE_HOME,HOME] \\
-  scripts/install_driver.ts OUT_PATH [--allow-dir DIR]... [--deno-dir DIR] [--deno PATH]`;
+  scripts/install_driver.ts OUT_PATH [--allow-dir DIR]... [--deno-dir DIR] [--deno PATH] [--no-ffi]`;
 
 const USAGE = `${SHORT_USAGE}
 
@@ -260,6 +272,9 @@ containerd's --log-uri "binary://OUT_PATH?key=value&...".
   --deno PATH      the Deno executable (default: the one running this
                    script; under npx it lives in npm's cache, so pass a
                    stable one for a lasting install)
+  --no-ffi         no --allow-ffi for the C library: Deno's sandbox stays
+                   whole, and the driver reads its pipes through Deno's
+                   async reads (slower on large lines)
   -h, --help       show this help`;
 
 async function main(args: string[]): Promise<void> {
@@ -272,6 +287,7 @@ async function main(args: string[]): Promise<void> {
         "allow-dir": { type: "string", multiple: true },
         "deno-dir": { type: "string" },
         deno: { type: "string" },
+        "no-ffi": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -303,6 +319,7 @@ async function main(args: string[]): Promise<void> {
       dirs: values["allow-dir"],
       denoDir,
       denoPath: values.deno === undefined ? undefined : resolve(values.deno),
+      ffi: !values["no-ffi"],
     });
     const dirs = (values["allow-dir"] ?? [DEFAULT_ALLOW_DIR]).map((dir) =>
       resolve(dir)

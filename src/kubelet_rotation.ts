@@ -189,7 +189,9 @@ export class KubeletRotatingFile {
   reserve(maxLength: number): number {
     if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
     if (this.#batch.lacksRoom(maxLength)) {
-      this.flush();
+      // Whole pages first: more entries follow at once.
+      this.#size += this.#batch.writePages(this.#file, this.#size);
+      if (this.#batch.lacksRoom(maxLength)) this.flush();
       this.#batch.fit(maxLength);
     }
     return this.#batch.length;
@@ -202,7 +204,9 @@ export class KubeletRotatingFile {
    */
   commit(end: number): void {
     this.#batch.length = end;
-    if (this.#batch.full) this.flush();
+    if (this.#batch.full) {
+      this.#size += this.#batch.writePages(this.#file, this.#size);
+    }
   }
 
   /**

@@ -241,7 +241,8 @@ export class LogRetirer {
   async finish(options: RetirerFinishOptions = {}): Promise<void> {
     const marker = this.#marker;
     this.#marker = undefined;
-    clearTimeout(this.#timer);
+    // A first timer call loads Deno's timers module: 10 ms at exit.
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (marker === undefined) return await this.settle();
     try {

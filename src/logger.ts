@@ -17,6 +17,15 @@ export interface ByteReader {
    * @returns How many bytes were read, or `null` at end of stream.
    */
   read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Reads what is there now, without waiting (see
+   * `PipeReader.readNow` in `pipe_reader.ts`); a reader that has it is read this way
+   * while data keeps coming, and through `read` only when it is empty.
+   *
+   * @returns How many bytes were read, 0 when nothing is there yet, or
+   *   `null` at end of stream.
+   */
+  readNow?(buffer: Uint8Array): number | null;
 }
 
 /** The container's output streams, as containerd's `logging.Config`. */
@@ -38,9 +47,15 @@ export interface CopyOptions {
   clock?: { now(): LogTime };
   /**
    * Bytes read at a time, per stream.
-   * @default {65536}
+   * @default {262144}
    */
   readSize?: number;
+  /**
+   * With readers that have `readNow`: bytes read in a row without waiting
+   * before the loop lets other work run (the other stream, signals).
+   * @default {8388608}
+   */
+  turnBytes?: number;
 }
 
 /** What {@linkcode copyStreams} did. */
@@ -55,10 +70,18 @@ export interface CopyResult {
  * Copies both streams into `sink` until both end or `signal` aborts.
  *
  * Each read is framed into pieces (see {@linkcode LineFramer}), every piece
- * goes to the sink, and the sink is flushed once per read: no system call
- * per line. A line's pieces share the time at which its first byte was read.
- * At the end, a final fragment without `\n` is written as a partial piece.
- * The sink is not closed.
+ * goes to the sink, and the sink is flushed before every wait: no system
+ * call per line, and nothing read stays unwritten while the loop waits. A
+ * line's pieces share the time at which its first byte was read. At the
+ * end, a final fragment without `\n` is written as a partial piece. The
+ * sink is not closed.
+ *
+ * A reader with `readNow` (a `PipeReader`) is read without
+ * waiting for as long as it has data, `turnBytes` at most in a row, and the
+ * sink then writes in large page-aligned batches (see
+ * {@linkcode LogSink.flush}); other readers are read ahead, one read in
+ * flight while the previous one is framed, and the sink is flushed after
+ * each read.
  *
  * @param streams The container's stdout and stderr.
  * @param sink Where the pieces go.
@@ -72,21 +95,20 @@ export async function copyStreams(
   options: CopyOptions = {},
 ): Promise<CopyResult> {
   const clock = options.clock ?? new LogClock();
-  const readSize = options.readSize ?? 65536;
+  const readSize = options.readSize ?? 256 * 1024;
+  const turnBytes = options.turnBytes ?? 8 * 1024 * 1024;
+  const signal = options.signal;
   const result: CopyResult = { bytes: { stdout: 0, stderr: 0 }, ended: [] };
   const ABORTED = -1;
   const aborted = new Promise<number>((resolve) => {
-    if (options.signal?.aborted) resolve(ABORTED);
-    options.signal?.addEventListener("abort", () => resolve(ABORTED), {
-      once: true,
-    });
+    if (signal?.aborted) resolve(ABORTED);
+    signal?.addEventListener("abort", () => resolve(ABORTED), { once: true });
   });
 
-  async function pump(name: StreamName, reader: ByteReader): Promise<void> {
+  /** Frames one stream's reads into the sink. */
+  function framing(name: StreamName) {
     const framer = new LineFramer();
-    // Two buffers: the next read runs while this one is encoded.
-    const buffers = [new Uint8Array(readSize), new Uint8Array(readSize)];
-    let current = 0;
+    const fastPath = sink.writeLines !== undefined;
     let lineTime: LogTime | undefined;
     let now: LogTime;
     const emit = (piece: Uint8Array, partial: boolean) => {
@@ -94,10 +116,36 @@ export async function copyStreams(
       sink.write(name, piece, partial, time);
       lineTime = partial ? time : undefined;
     };
-    const fastPath = sink.writeLines !== undefined;
+    return {
+      /** Frames `buffer[0, n)`, read just now. */
+      take(buffer: Uint8Array, n: number): void {
+        result.bytes[name] += n;
+        now = clock.now();
+        let i = 0;
+        if (framer.pending) i = framer.finishLine(buffer.subarray(0, n), emit);
+        if (fastPath && lineTime === undefined && !framer.pending && i < n) {
+          i = sink.writeLines!(name, buffer, i, n, framer.maxPiece, now);
+        }
+        if (i < n) framer.push(buffer.subarray(i, n), emit);
+      },
+      /** Writes the final fragment, if any, and flushes. */
+      end(eof: boolean): void {
+        now = clock.now();
+        framer.end(emit);
+        sink.flush();
+        if (eof) result.ended.push(name);
+      },
+    };
+  }
+
+  /** Reads ahead: one read in flight while the previous one is framed. */
+  async function pump(name: StreamName, reader: ByteReader): Promise<void> {
+    const stream = framing(name);
+    const buffers = [new Uint8Array(readSize), new Uint8Array(readSize)];
+    let current = 0;
     let eof = false;
     let reading = reader.read(buffers[current]);
-    while (!options.signal?.aborted) {
+    while (!signal?.aborted) {
       const n = await Promise.race([reading, aborted]);
       if (n === null) {
         eof = true;
@@ -107,24 +155,49 @@ export async function copyStreams(
       const buffer = buffers[current];
       current ^= 1;
       reading = reader.read(buffers[current]);
-      result.bytes[name] += n;
-      now = clock.now();
-      let i = 0;
-      if (framer.pending) i = framer.finishLine(buffer.subarray(0, n), emit);
-      if (fastPath && lineTime === undefined && !framer.pending && i < n) {
-        i = sink.writeLines!(name, buffer, i, n, framer.maxPiece, now);
-      }
-      if (i < n) framer.push(buffer.subarray(i, n), emit);
+      stream.take(buffer, n);
       sink.flush();
     }
-    now = clock.now();
-    framer.end(emit);
-    sink.flush();
-    if (eof) result.ended.push(name);
+    stream.end(eof);
   }
 
-  const pumps = [pump("stdout", streams.stdout)];
-  if (streams.stderr !== undefined) pumps.push(pump("stderr", streams.stderr));
+  /**
+   * Reads without waiting while data comes (`readNow`), and waits (`read`)
+   * only on an empty pipe or after `turnBytes` in a row; flushes before
+   * each wait.
+   */
+  async function pumpNow(
+    name: StreamName,
+    reader: ByteReader & Required<Pick<ByteReader, "readNow">>,
+  ): Promise<void> {
+    const stream = framing(name);
+    const buffer = new Uint8Array(readSize);
+    let eof = false;
+    let inTurn = 0;
+    while (!signal?.aborted) {
+      let n = inTurn < turnBytes ? reader.readNow(buffer) : 0;
+      if (n === 0) {
+        sink.flush();
+        inTurn = 0;
+        n = await Promise.race([reader.read(buffer), aborted]);
+        if (n === ABORTED) break;
+      }
+      if (n === null) {
+        eof = true;
+        break;
+      }
+      inTurn += n;
+      stream.take(buffer, n);
+    }
+    stream.end(eof);
+  }
+
+  const run = (name: StreamName, reader: ByteReader) =>
+    reader.readNow === undefined
+      ? pump(name, reader)
+      : pumpNow(name, reader as Parameters<typeof pumpNow>[1]);
+  const pumps = [run("stdout", streams.stdout)];
+  if (streams.stderr !== undefined) pumps.push(run("stderr", streams.stderr));
   await Promise.all(pumps);
   return result;
 }

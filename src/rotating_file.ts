@@ -146,7 +146,9 @@ export class RotatingFile {
   reserve(maxLength: number): number {
     if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
     if (this.#batch.lacksRoom(maxLength)) {
-      this.flush();
+      // Whole pages first: more entries follow at once.
+      this.#size += this.#batch.writePages(this.#file, this.#size);
+      if (this.#batch.lacksRoom(maxLength)) this.flush();
       this.#batch.fit(maxLength);
     }
     return this.#batch.length;
@@ -162,7 +164,9 @@ export class RotatingFile {
   commit(end: number, time: string): void {
     this.#batch.length = end;
     this.#lastTime = time;
-    if (this.#batch.full) this.flush();
+    if (this.#batch.full) {
+      this.#size += this.#batch.writePages(this.#file, this.#size);
+    }
   }
 
   /** Writes the batched entries, with one `write` call where the OS allows. */

@@ -1,6 +1,7 @@
 /** Runs the real driver.ts as containerd would: fds 3, 4 and 5 on FIFOs. */
 
 import { makeFifos } from "../src/fifo.ts";
+import { libcCandidates } from "../src/libc_path.ts";
 
 const DRIVER = new URL("../driver.ts", import.meta.url).pathname;
 
@@ -10,6 +11,8 @@ export interface DriverProcess {
   child: Deno.ChildProcess;
   /** Write end of the container's stdout (fd 3). */
   stdout: Deno.FsFile;
+  /** The FIFO behind fd 3. */
+  stdoutPath: string;
   /** Write end of the container's stderr (fd 4). */
   stderr: Deno.FsFile;
   /**
@@ -25,13 +28,16 @@ export interface DriverProcess {
 /**
  * Starts driver.ts with the narrow permissions of the README: read on
  * /dev/fd/3 and /dev/fd/4 and `dir`, write on /dev/fd/5 and `dir`, env
- * CONTAINER_ID and CONTAINER_NAMESPACE only.
+ * CONTAINER_ID and CONTAINER_NAMESPACE only, FFI for the C library unless
+ * `options.ffi` is false (then it reads through Deno's async reads).
  */
 export async function startDriver(
   dir: string,
   args: string[],
   ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
+  options: { ffi?: boolean } = {},
 ): Promise<DriverProcess> {
+  const libc = options.ffi === false ? [] : libcCandidates();
   const fifos = await Deno.makeTempDir();
   const [out, err, readyPath] = ["out", "err", "ready"].map((n) =>
     `${fifos}/${n}`
@@ -52,6 +58,7 @@ export async function startDriver(
       `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
       `--allow-write=/dev/fd/5,${dir}`,
       "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+      ...(libc.length > 0 ? [`--allow-ffi=${libc.join(",")}`] : []),
       DRIVER,
       ...args,
     ],
@@ -86,6 +93,7 @@ export async function startDriver(
   return {
     child,
     stdout,
+    stdoutPath: out,
     stderr,
     ready,
     async finish() {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jsonLines } from "./_helpers.ts";
 import { startDriver } from "./_driver_process.ts";
+import { PIPE_CAPACITY, pipeCapacity } from "../src/pipe_reader.ts";
 
 const enc = new TextEncoder();
 
@@ -210,4 +211,59 @@ Deno.test("driver.ts stops at once on SIGTERM while waiting for a writer before 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("driver.ts logs the same entries whether it reads its pipes through the C library or through Deno", async () => {
+  // Short lines, lines over 16 KiB, a 70 KiB line, invalid UTF-8, a
+  // final fragment; written in uneven chunks to both streams.
+  let seed = 7;
+  const random = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const len = [5, 80, 1000, 20000][random(4)];
+    lines.push(`${i} ${'é\u0001"x'.repeat(len >> 2)}\n`);
+  }
+  lines.push("z".repeat(70000) + "\n", "fragment");
+  const out = enc.encode(lines.join(""));
+  out[100] = 0xff;
+  const err = enc.encode(lines.slice(0, 500).join(""));
+  const run = async (ffi: boolean) => {
+    const root = await Deno.makeTempDir();
+    try {
+      const d = await startDriver(root, ["log-path", `${root}/x.log`], {
+        id: "c1",
+        namespace: "default",
+      }, { ffi });
+      await d.ready;
+      // Through the C library, the driver raised its pipe's capacity.
+      assert.equal(
+        pipeCapacity(d.stdoutPath),
+        ffi ? PIPE_CAPACITY : 65536,
+      );
+      const feed = async (file: Deno.FsFile, bytes: Uint8Array) => {
+        for (let at = 0; at < bytes.length;) {
+          const n = Math.min(bytes.length - at, 1 + random(300_000));
+          await file.write(bytes.subarray(at, at + n));
+          at += n;
+        }
+      };
+      await Promise.all([feed(d.stdout, out), feed(d.stderr, err)]);
+      const { code, stderr } = await d.finish();
+      assert.equal(code, 0, stderr);
+      return jsonLines(await Deno.readTextFile(`${root}/x.log`));
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  };
+  const viaLibc = await run(true);
+  const viaDeno = await run(false);
+  const logs = (entries: typeof viaLibc, stream: string) =>
+    entries.filter((e) => e.stream === stream).map((e) => e.log);
+  for (const stream of ["stdout", "stderr"]) {
+    assert.deepEqual(logs(viaLibc, stream), logs(viaDeno, stream), stream);
+  }
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  assert.equal(logs(viaLibc, "stdout").join(""), text(out));
+  assert.equal(logs(viaLibc, "stderr").join(""), text(err));
+  assert.equal(logs(viaLibc, "stdout").at(-1), "fragment");
 });

@@ -5,6 +5,7 @@ import {
   installDriver,
   wrapperScript,
 } from "../scripts/install_driver.ts";
+import { libcCandidates } from "../src/libc_path.ts";
 
 const SCRIPT = new URL("../scripts/install_driver.ts", import.meta.url)
   .pathname;
@@ -96,8 +97,15 @@ Deno.test("wrapperScript() execs Deno on driver.ts with the driver's exact permi
       "'--allow-read=/dev/fd/3,/dev/fd/4,/var/lib/shimlog,/srv/logs' " +
       "'--allow-write=/dev/fd/5,/var/lib/shimlog,/srv/logs' " +
       "'--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE' " +
+      `'--allow-ffi=${libcCandidates().join(",")}' ` +
       `'/src/shimlog/driver.ts' "$@"`,
   );
+});
+
+Deno.test("wrapperScript() with ffi false grants no FFI: Deno's sandbox stays whole", () => {
+  const base = { denoPath: "/d", driverPath: "/x/driver.ts" };
+  assert.ok(wrapperScript(base).includes("'--allow-ffi=/lib/"));
+  assert.ok(!wrapperScript({ ...base, ffi: false }).includes("--allow-ffi"));
 });
 
 Deno.test("wrapperScript() allows /var/lib/shimlog by default and sets no DENO_DIR unless given", () => {
@@ -168,6 +176,7 @@ Deno.test("wrapperScript() quotes paths for sh and passes containerd's argv thro
       `arg=--allow-read=/dev/fd/3,/dev/fd/4,${odd}`,
       `arg=--allow-write=/dev/fd/5,${odd}`,
       "arg=--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+      `arg=--allow-ffi=${libcCandidates().join(",")}`,
       `arg=${odd}/driver.ts`,
       "arg=max-size",
       "arg=10m",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { copyStreams } from "../src/logger.ts";
 import { chunkReader, concat, RecordingSink } from "./_helpers.ts";
 
@@ -76,4 +77,148 @@ Deno.test("copyStreams() stops on abort, writes the fragment it holds and report
     ["half", true],
   ]);
   assert.deepEqual(result.ended, []);
+});
+
+/**
+ * A reader with `readNow`: each step of `script` is a chunk that is there at
+ * once (`now`), or one that only a waiting `read` gets (`wait`). `onWait`
+ * runs as each `read` starts.
+ */
+function scriptedReader(
+  script: { bytes: Uint8Array; now: boolean }[],
+  onWait: () => void = () => {},
+) {
+  let i = 0;
+  let off = 0;
+  let reading = false;
+  const take = (buffer: Uint8Array): number => {
+    const step = script[i];
+    const n = Math.min(buffer.length, step.bytes.length - off);
+    buffer.set(step.bytes.subarray(off, off + n));
+    off += n;
+    if (off === step.bytes.length) {
+      i++;
+      off = 0;
+    }
+    return n;
+  };
+  return {
+    waits: 0,
+    readNow(buffer: Uint8Array): number | null {
+      assert.equal(reading, false, "readNow() while a read() is pending");
+      if (i >= script.length) return null;
+      return script[i].now || off > 0 ? take(buffer) : 0;
+    },
+    read(buffer: Uint8Array): Promise<number | null> {
+      this.waits++;
+      onWait();
+      reading = true;
+      return Promise.resolve().then(() => {
+        reading = false;
+        return i >= script.length ? null : take(buffer);
+      });
+    },
+  };
+}
+
+Deno.test("copyStreams() with readNow: reads without waiting while data is there, and flushes before every wait", async () => {
+  const sink = new RecordingSink();
+  let unflushedAtWait = -1;
+  let piecesAtFlush = 0;
+  const flush = sink.flush.bind(sink);
+  sink.flush = () => {
+    flush();
+    piecesAtFlush = sink.pieces.length;
+  };
+  const script = [
+    { bytes: enc.encode("a1\na2\n"), now: false },
+    { bytes: enc.encode("a3\n"), now: true },
+    { bytes: enc.encode("a4\nhal"), now: true },
+    { bytes: enc.encode("f\nb1\n"), now: false },
+    { bytes: enc.encode("b2\n"), now: true },
+  ];
+  const reader = scriptedReader(script, () => {
+    unflushedAtWait = Math.max(
+      unflushedAtWait,
+      sink.pieces.length - piecesAtFlush,
+    );
+  });
+  const result = await copyStreams({ stdout: reader }, sink);
+  assert.deepEqual(sink.pieces.map((p) => dec.decode(p.bytes)), [
+    "a1\n",
+    "a2\n",
+    "a3\n",
+    "a4\n",
+    "half\n",
+    "b1\n",
+    "b2\n",
+  ]);
+  // Two chunks came only through read(); the end is seen by readNow.
+  assert.equal(reader.waits, 2);
+  assert.equal(unflushedAtWait, 0);
+  assert.deepEqual(result.ended, ["stdout"]);
+  assert.equal(result.bytes.stdout, 23);
+});
+
+Deno.test("copyStreams() with readNow: a stream that never pauses lets the other stream and the abort signal in, every turnBytes", async () => {
+  const sink = new RecordingSink();
+  const stop = new AbortController();
+  const line = enc.encode("flood\n");
+  const stdout = {
+    pending: Promise.resolve(0),
+    readNow(buffer: Uint8Array): number {
+      buffer.set(line);
+      return line.length;
+    },
+    // A real wait goes through the event loop, as Deno's reads do.
+    read(buffer: Uint8Array): Promise<number> {
+      return this.pending = new Promise((resolve) =>
+        setTimeout(() => resolve(this.readNow(buffer)), 0)
+      );
+    },
+  };
+  const stderr = chunkReader([enc.encode("err\n")]);
+  const timer = setTimeout(() => stop.abort(), 50);
+  const result = await copyStreams({ stdout, stderr }, sink, {
+    signal: stop.signal,
+    turnBytes: 600,
+  });
+  clearTimeout(timer);
+  await stdout.pending; // the read the abort left behind
+  const errAt = sink.pieces.findIndex((p) => p.stream === "stderr");
+  assert.ok(errAt > 0 && errAt <= 100, `stderr's line came at ${errAt}`);
+  assert.ok(sink.pieces.length > 200, `${sink.pieces.length} pieces`);
+  assert.deepEqual(result.ended, ["stderr"]);
+});
+
+Deno.test("property: copyStreams() frames the same pieces whether chunks come through readNow or read", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          bytes: fc.uint8Array({ minLength: 1, maxLength: 40000 }).map((b) =>
+            b.map((x) => x % 3 === 0 ? 0x0a : x)
+          ),
+          now: fc.boolean(),
+        }),
+        { maxLength: 8 },
+      ),
+      async (script) => {
+        const viaNow = new RecordingSink();
+        await copyStreams({ stdout: scriptedReader(script) }, viaNow, {
+          readSize: 30000,
+        });
+        const viaRead = new RecordingSink();
+        await copyStreams(
+          { stdout: chunkReader(script.map((s) => s.bytes)) },
+          viaRead,
+          { readSize: 30000 },
+        );
+        const pieces = (s: RecordingSink) =>
+          s.pieces.map((p) => [Array.from(p.bytes).join(","), p.partial]);
+        assert.deepEqual(pieces(viaNow), pieces(viaRead));
+      },
+    ),
+    { numRuns: 60 },
+  );
 });

@@ -223,3 +223,34 @@ Deno.test("RotatingFile with a large max-file renames only the files that exist,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RotatingFile writes a big batch only up to a page boundary of the file, and the rest at flush", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, "x".repeat(1000) + "\n"); // not page-aligned
+    const file = RotatingFile.open(path, {});
+    const entry = enc.encode("e".repeat(999) + "\n");
+    const sizes = new Set<number>();
+    for (let i = 0; i < 3000; i++) {
+      const pos = file.reserve(entry.length);
+      file.buffer.set(entry, pos);
+      file.commit(pos + entry.length, "t");
+      sizes.add(Deno.statSync(path).size);
+    }
+    sizes.delete(1001); // before the first write
+    assert.ok(sizes.size >= 2, `written ${sizes.size} times`);
+    for (const size of sizes) assert.equal(size % 4096, 0, `size ${size}`);
+    assert.equal(file.size, 1001 + 3000 * 1000);
+    file.flush();
+    assert.equal(Deno.statSync(path).size, 1001 + 3000 * 1000);
+    const text = Deno.readTextFileSync(path);
+    assert.equal(
+      text.split("\n").filter((l) => l.startsWith("e")).length,
+      3000,
+    );
+    await file.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,6 +4,7 @@ import {
   withTempDir as withTempDirIn,
 } from "./_shim_helpers.ts";
 import { appLine } from "../src/app_output.ts";
+import { libcCandidates } from "../src/libc_path.ts";
 import { jsonFileLogPath, logConfigPath } from "../src/log_paths.ts";
 import { runShim, shimLogPath, type ShimOptions } from "../src/shim.ts";
 
@@ -418,6 +419,7 @@ Deno.test("runShim() gives the driver only the container's variables, Deno's, an
         `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
         `--allow-write=/dev/fd/5,${dir}`,
         "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+        `--allow-ffi=${libcCandidates().join(",")}`,
         new URL("../driver.ts", import.meta.url).pathname,
         "data-root",
         dir,
