@@ -86,6 +86,8 @@ export interface Finished {
   signal: string | null;
   /** Milliseconds from just before the spawn to the exit. */
   wallMs: number;
+  /** `performance.now()` when the exit was seen. */
+  endMs: number;
   /** Everything it wrote on stdout. */
   stdout: Uint8Array;
   /** Everything it wrote on stderr, as text. */
@@ -107,6 +109,8 @@ export interface Running {
   firstOutput: Promise<{ atMs: number; byte: boolean }>;
   /** The write end of its stdin, when `stdin: "piped"`. */
   stdin: WritableStream<Uint8Array> | null;
+  /** Kills its whole process group now (no-op once it has exited). */
+  kill(): void;
   /**
    * Waits for the exit. After `timeoutMs` the whole group is killed (and
    * `timedOut` set); the output streams are then given 5 s more.
@@ -154,6 +158,9 @@ export function spawn(argv: string[], options: SpawnOptions = {}): Running {
     startMs,
     firstOutput,
     stdin: options.stdin === "piped" ? child.stdin : null,
+    kill() {
+      if (!exited) killGroup(pid);
+    },
     async wait(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let timedOut = false;
@@ -176,12 +183,40 @@ export function spawn(argv: string[], options: SpawnOptions = {}): Running {
         code: s.code,
         signal: s.signal,
         wallMs: endMs - startMs,
+        endMs,
         stdout: out,
         stderr: new TextDecoder().decode(err),
         timedOut,
       };
     },
   };
+}
+
+/**
+ * Opens one end of a FIFO, which blocks until the other end is opened too,
+ * unless `until` settles first: then the other end is opened here (which
+ * lets the pending open finish), both are closed, and the result is `null`.
+ *
+ * @param path The FIFO.
+ * @param side The end to open.
+ * @param until Settles when no partner can come any more (the process that
+ *   was to open the other end has exited).
+ * @returns The open end, or `null` if `until` settled first.
+ */
+export async function openFifo(
+  path: string,
+  side: "read" | "write",
+  until: Promise<unknown>,
+): Promise<Deno.FsFile | null> {
+  const reading = side === "read";
+  const opening = Deno.open(path, { read: reading, write: !reading });
+  const gone = until.then(() => null, () => null);
+  const file = await Promise.race([opening, gone]);
+  if (file !== null) return file;
+  const partner = Deno.open(path, { read: !reading, write: reading });
+  const both = await Promise.allSettled([opening, partner]);
+  for (const s of both) if (s.status === "fulfilled") s.value.close();
+  return null;
 }
 
 interface Collector {

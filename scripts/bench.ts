@@ -15,6 +15,16 @@
  * and `bench-results.json` keeps every figure and the machine's details.
  * Inputs and outputs live in a temporary folder, removed at the end.
  *
+ * A throughput run is timed as a container sees its logger: containerd waits
+ * for the logger's ready signal on fd 5 before it starts the task. So each
+ * writer is started with its feeding `cat` held behind a gate (a FIFO the
+ * `cat` waits on), the bench waits for the ready signal (our byte; goref
+ * closes fd 5; for `cat` the shell writes a byte before the `exec`) and 20
+ * ms more, then opens the gates: the **wall** time runs from there until the
+ * writer exits. Start-up has its own workload (`startup`); the `exec s`
+ * column (`execWallS`) keeps the time from the exec, start-up included (less
+ * the 20 ms pause, which is the bench's).
+ *
  * @module
  */
 
@@ -35,8 +45,10 @@ import {
   capture,
   captureAll,
   checkInterrupted,
+  type Finished,
   handleInterrupts,
   Interrupted,
+  openFifo,
   parseTimeOutput,
   pollPeakRss,
   procField,
@@ -441,20 +453,45 @@ class NotAvailable extends Error {
 
 /**
  * The pipeline every run uses: `cat IN1 |` into fd 3 (a real pipe), `cat IN2`
- * into fd 4 (`/dev/null` gives an empty pipe), and for our driver the ready
- * pipe on fd 5 (the bench's stdout pipe; fd 4 and fd 5 must be pipes or
- * FIFOs, or Deno asks for --allow-all).
+ * into fd 4 (`/dev/null` gives an empty pipe), and the ready FIFO on fd 5
+ * (fd 4 and fd 5 must be pipes or FIFOs, or Deno asks for --allow-all).
+ *
+ * Each `cat IN` waits behind its gate, a FIFO of its own (an empty GATE: no
+ * wait): `read` returns once the bench has opened the gate for writing and
+ * closed it, then `cat` starts. Mode `writer` opens fd 5 on the ready FIFO
+ * in the `exec` itself, so that only the writer holds its write end; mode
+ * `own5` leaves that to the command (see {@linkcode OWN_FD5}); modes `cat`
+ * and `cat2` write the ready byte from the shell just before `exec`.
  */
-const PIPELINE = `in1=$1 in2=$2 pidfile=$3 mode=$4 out1=$5; shift 5
-cat "$in1" | {
+const PIPELINE =
+  `in1=$1 in2=$2 gate1=$3 gate2=$4 ready=$5 pidfile=$6 mode=$7 out1=$8
+shift 8
+feed() { if [ -n "$2" ]; then read -r _ <"$2"; fi; exec cat "$1"; }
+feed "$in1" "$gate1" | {
   if [ -n "$pidfile" ]; then echo "$BASHPID" >"$pidfile"; fi
   case $mode in
-    driver) exec "$@" 3<&0 4< <(cat "$in2") 5>&1 >/dev/null ;;
-    goref) exec "$@" 3<&0 4< <(cat "$in2") 5>/dev/null >/dev/null ;;
-    cat) exec "$@" >"$out1" ;;
-    cat2) exec "$@" 3<&0 4< <(cat "$in2") ;;
+    writer) exec "$@" 3<&0 4< <(feed "$in2" "$gate2") >/dev/null 5>"$ready" ;;
+    own5) exec "$@" 3<&0 4< <(feed "$in2" "$gate2") >/dev/null ;;
+    cat) printf x >"$ready"; exec "$@" >"$out1" ;;
+    cat2) printf x >"$ready"; exec "$@" 3<&0 4< <(feed "$in2" "$gate2") ;;
   esac
 }`;
+
+/**
+ * Opens fd 5 on the FIFO `$0`, then runs the command: goref under
+ * `/usr/bin/time`, which would otherwise hold fd 5 open as well, so that
+ * goref closing it (its ready signal) would not be seen until time exits.
+ */
+const OWN_FD5 = 'exec "$@" 5>"$0"';
+
+/** The bench waits this long for a writer's ready signal on fd 5. */
+const READY_TIMEOUT_MS = 60_000;
+
+/**
+ * Between the ready signal and the opening of the gates, for every writer:
+ * goref opens its file after closing fd 5, `cat` still has to be exec'd.
+ */
+const GATE_DELAY_MS = 20;
 
 /** Two `cat`s, fd 3 to OUT1 and fd 4 to OUT2: the copy limit for two streams. */
 const TWO_CATS = 'cat <&3 >"$1" & cat <&4 >"$2"; wait';
@@ -480,15 +517,21 @@ function contenderCommand(
   w: ThroughputWorkload,
   contender: Contender,
   dir: string,
+  ready: string,
 ): { mode: string; argv: string[] } {
   const out1 = `${dir}/out.log`;
   switch (contender) {
     case "ours":
-      return { mode: "driver", argv: driverArgv(ctx, dir, out1, w.ourOpts) };
+      return { mode: "writer", argv: driverArgv(ctx, dir, out1, w.ourOpts) };
     case "ours-plain":
-      return { mode: "driver", argv: driverArgv(ctx, dir, out1, []) };
+      return { mode: "writer", argv: driverArgv(ctx, dir, out1, []) };
     case "goref":
-      return { mode: "goref", argv: [ctx.goref!, out1] };
+      return ctx.time
+        ? {
+          mode: "own5",
+          argv: ["/bin/sh", "-c", OWN_FD5, ready, ctx.goref!, out1],
+        }
+        : { mode: "writer", argv: [ctx.goref!, out1] };
     case "cat":
       return w.inputs.length === 1 ? { mode: "cat", argv: ["cat"] } : {
         mode: "cat2",
@@ -524,6 +567,61 @@ function tail(text: string, lines = 5): string {
   return text.trim().split("\n").slice(-lines).join("\n");
 }
 
+/** Makes FIFOs (there is no `mkfifo` in Deno). */
+async function makeFifos(paths: string[]): Promise<void> {
+  const made = await captureAll("bash", [
+    "-c",
+    'mkfifo -- "$@"',
+    "bench",
+    ...paths,
+  ]);
+  if (made.code !== 0) {
+    throw new Error(`Cannot make FIFOs: ${made.stderr.trim()}`);
+  }
+}
+
+/**
+ * Waits for the writer's ready signal on the ready FIFO: its first byte, or
+ * EOF (goref closes fd 5 without writing). After `READY_TIMEOUT_MS` the
+ * process group is killed, which ends the wait with `late` set.
+ *
+ * @returns When the signal was seen and whether it was a byte (`signal:
+ *   null`: the pipeline exited without ever opening the FIFO), and whether
+ *   the wait was cut short.
+ */
+async function awaitReady(
+  run: Running,
+  ready: string,
+  finished: Promise<Finished>,
+): Promise<{ signal: { atMs: number; byte: boolean } | null; late: boolean }> {
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    run.kill();
+  }, READY_TIMEOUT_MS);
+  try {
+    const file = await openFifo(ready, "read", finished);
+    if (file === null) return { signal: null, late };
+    try {
+      const n = await file.read(new Uint8Array(1));
+      const signal = { atMs: performance.now(), byte: n !== null && n > 0 };
+      return { signal, late };
+    } finally {
+      file.close();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One run of one writer, timed as containerd exposes a container to its
+ * logger: the writer is started with its inputs held behind their gates, the
+ * bench waits for its ready signal on fd 5 and `GATE_DELAY_MS` more, then
+ * opens the gates; the wall time runs from there to the pipeline's exit.
+ * `execWallS` runs from the spawn, start-up included, less that pause
+ * between the ready signal and the gates (the bench's, not the writer's).
+ */
 async function runOnce(
   ctx: Context,
   w: ThroughputWorkload,
@@ -539,7 +637,10 @@ async function runOnce(
   const prefix = ctx.time
     ? ["/usr/bin/time", "-f", TIME_FORMAT, "-o", timeFile]
     : [];
-  const { mode, argv } = contenderCommand(ctx, w, contender, dir);
+  const gates = inputs.map((_, i) => `${dir}/gate${i + 1}`);
+  const ready = `${dir}/ready`;
+  await makeFifos([...gates, ready]);
+  const { mode, argv } = contenderCommand(ctx, w, contender, dir, ready);
   const run = spawn([
     "bash",
     "-c",
@@ -547,6 +648,9 @@ async function runOnce(
     "bench",
     inputs[0].path,
     inputs[1]?.path ?? "/dev/null",
+    gates[0],
+    gates[1] ?? "",
+    ready,
     pidFile,
     mode,
     `${dir}/out.log`,
@@ -557,15 +661,38 @@ async function runOnce(
   const peak = ctx.time
     ? Promise.resolve(null)
     : pollPeakRss(waitForPid(pidFile, finished), finished);
+  const { signal, late } = await awaitReady(run, ready, finished);
+  let t0: number | null = null;
+  let pauseMs = 0;
+  if (signal !== null && !late) {
+    await sleep(GATE_DELAY_MS);
+    t0 = performance.now();
+    pauseMs = t0 - signal.atMs;
+    await Promise.all(
+      gates.map(async (gate) =>
+        (await openFifo(gate, "write", finished))?.close()
+      ),
+    );
+  }
   const f = await finished;
   const peakKiB = await peak;
   checkInterrupted();
+  // Spent; out of the way of the check of rotated files beside the log.
+  await Promise.all([...gates, ready].map((path) => Deno.remove(path)));
   const ours = contender === "ours" || contender === "ours-plain";
   if (
     ours && w.check === "cri" && f.code === 1 &&
     /Unknown log driver/i.test(f.stderr)
   ) {
     throw new NotAvailable("cri: not available");
+  }
+  if (late) {
+    throw new BenchError(
+      `${contender} gave no ready signal on fd 5 (a byte, or EOF) within ${
+        READY_TIMEOUT_MS / 1000
+      } s (killed)`,
+      f.stderr,
+    );
   }
   if (f.timedOut) {
     throw new BenchError(
@@ -581,7 +708,13 @@ async function runOnce(
       f.stderr,
     );
   }
-  if (ours && f.stdout.length === 0) {
+  if (t0 === null) {
+    throw new BenchError(
+      `${contender} exited without opening the ready FIFO on fd 5`,
+      f.stderr,
+    );
+  }
+  if (ours && !signal?.byte) {
     throw new BenchError(`${contender} wrote no ready byte on fd 5`, f.stderr);
   }
   const entries = await checkOutput(w, contender, dir, inputs);
@@ -597,7 +730,8 @@ async function runOnce(
   await Deno.remove(dir, { recursive: true });
   const rssKiB = usage?.maxRssKiB ?? peakKiB;
   return {
-    wallS: f.wallMs / 1000,
+    wallS: (f.endMs - t0) / 1000,
+    execWallS: (f.wallMs - pauseMs) / 1000,
     userS: usage?.userS ?? null,
     sysS: usage?.sysS ?? null,
     cpuS: usage === null ? null : usage.userS + usage.sysS,
@@ -695,6 +829,7 @@ function summarise(
     runs,
     median: {
       wallS,
+      execWallS: median(runs.map((r) => r.execWallS)),
       linesPerS: wallS === null ? null : lines / wallS,
       mbPerS: wallS === null ? null : bytes / 1e6 / wallS,
       rssMB: median(runs.map((r) => r.rssMB)),
@@ -707,6 +842,7 @@ function summarise(
 function ratioOf(a: Medians, b: Medians): Medians {
   return {
     wallS: ratio(a.wallS, b.wallS),
+    execWallS: ratio(a.execWallS, b.execWallS),
     linesPerS: ratio(a.linesPerS, b.linesPerS),
     mbPerS: ratio(a.mbPerS, b.mbPerS),
     rssMB: ratio(a.rssMB, b.rssMB),
@@ -1201,6 +1337,9 @@ async function runAll(ctx: Context, args: string[]): Promise<Results> {
     },
     machine: await machineInfo(ctx),
     units: "MB = 10^6 bytes; lines/s and MB/s count input lines and bytes; " +
+      "wall s (wallS) runs from the release of the input, the writer ready, " +
+      "to its exit, exec s (execWallS) from its exec (less the bench's " +
+      `${GATE_DELAY_MS} ms pause before the release); ` +
       "peak RSS is the writer's own (ours: the Deno process); CPU = user + sys " +
       "of the writer and the processes it waited for.",
     throughput: [],
