@@ -29,8 +29,9 @@
   ;; Bytes written by the last $encodeLines.
   (global $written (mut i32) (i32.const 0))
   ;; Why the last $encodeLines stopped: 0 input used up, 1 the next line has
-  ;; no `\n` within the input or within maxPiece bytes, 2 the budget was
-  ;; reached, 3 the output is too small for the next entry.
+  ;; no `\n` within the input and the input holds less than maxPiece bytes of
+  ;; it, 2 the budget was reached, 3 the output is too small for the next
+  ;; entry.
   (global $stop (mut i32) (i32.const 0))
 
   ;; Escapes the bytes at [i, limit) to o. With stopAtNewline, stops right
@@ -214,11 +215,73 @@
         (local.get $dst) (i32.const 0))
       (local.get $dst)))
 
+  ;; Where to cut a piece that ends at `cut` so that no UTF-8 character is
+  ;; split, as src/utf8.ts utf8SafeCut: if the bytes just before `cut` are a
+  ;; valid beginning of a character that needs more bytes, where it begins;
+  ;; otherwise `cut`. Never below start + 1; looks at bytes before `cut` only.
+  (func $safeCut (param $start i32) (param $cut i32) (result i32)
+    (local $p i32) (local $b i32) (local $n i32) (local $k i32)
+    (local $lo i32) (local $hi i32) (local $c i32)
+    (local.set $p (i32.sub (local.get $cut) (i32.const 1)))
+    (block $done
+      (loop $back
+        (br_if $done (i32.le_u (local.get $p) (local.get $start)))
+        (br_if $done
+          (i32.lt_u (i32.add (local.get $p) (i32.const 3)) (local.get $cut)))
+        (local.set $b (i32.load8_u (local.get $p)))
+        ;; A continuation byte: look further back.
+        (if (i32.eq (i32.and (local.get $b) (i32.const 0xc0)) (i32.const 0x80))
+          (then
+            (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+            (br $back)))
+        ;; ASCII or an invalid lead: cut where asked.
+        (br_if $done (i32.lt_u (local.get $b) (i32.const 0xc2)))
+        (br_if $done (i32.ge_u (local.get $b) (i32.const 0xf5)))
+        (local.set $n
+          (select (i32.const 2)
+            (select (i32.const 3) (i32.const 4)
+              (i32.lt_u (local.get $b) (i32.const 0xf0)))
+            (i32.lt_u (local.get $b) (i32.const 0xe0))))
+        ;; The character ends at or before the cut.
+        (br_if $done
+          (i32.le_u (i32.add (local.get $p) (local.get $n)) (local.get $cut)))
+        (local.set $lo (i32.const 0x80))
+        (local.set $hi (i32.const 0xbf))
+        (if (i32.eq (local.get $b) (i32.const 0xe0))
+          (then (local.set $lo (i32.const 0xa0))))
+        (if (i32.eq (local.get $b) (i32.const 0xed))
+          (then (local.set $hi (i32.const 0x9f))))
+        (if (i32.eq (local.get $b) (i32.const 0xf0))
+          (then (local.set $lo (i32.const 0x90))))
+        (if (i32.eq (local.get $b) (i32.const 0xf4))
+          (then (local.set $hi (i32.const 0x8f))))
+        ;; The bytes present must be a valid prefix; the first continuation
+        ;; byte has the lead's own range.
+        (local.set $k (i32.add (local.get $p) (i32.const 1)))
+        (block $invalid
+          (loop $check
+            (if (i32.lt_u (local.get $k) (local.get $cut))
+              (then
+                (local.set $c (i32.load8_u (local.get $k)))
+                (br_if $invalid (i32.lt_u (local.get $c) (local.get $lo)))
+                (br_if $invalid (i32.gt_u (local.get $c) (local.get $hi)))
+                (local.set $lo (i32.const 0x80))
+                (local.set $hi (i32.const 0xbf))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $check))))
+          (return (local.get $p)))
+        (br $done)))
+    (local.get $cut))
+
   ;; Writes one json-file entry for each whole line at the start of the `len`
   ;; bytes at `src`: `{"log":"` + the line escaped, its `\n` included +
   ;; the `trailerLen` bytes at `trailer` (`","stream":…,"time":"…"}\n`).
   ;; A line is whole when its `\n` comes within the input and within
-  ;; `maxPiece` bytes of its start. Stops at the first line that is not, when
+  ;; `maxPiece` bytes of its start. A longer line, when the input holds
+  ;; `maxPiece` bytes of it, gives a partial entry of those bytes (cut back
+  ;; so as not to split a UTF-8 character, as $safeCut) and the rest is taken
+  ;; as a line of its own, as src/line_framer.ts cuts it. Stops at the first
+  ;; line that is neither, when
   ;; `budget` bytes or more have been written (an entry is begun only below
   ;; it), or when fewer than 6 * min(maxPiece, rest - i) + trailerLen + 48
   ;; bytes of the `cap` bytes at `dst` are left, i being the line's offset
@@ -266,8 +329,21 @@
         (local.set $reason (i32.const 1))
         (if (i32.lt_s (global.get $at) (i32.const 0))
           (then
-            (local.set $o (local.get $entry))
-            (br $out)))
+            ;; No `\n` before the limit: a partial entry if the limit is a
+            ;; whole piece away, else stop.
+            (if (i32.ne (i32.sub (local.get $limit) (local.get $i))
+                        (local.get $maxPiece))
+              (then
+                (local.set $o (local.get $entry))
+                (br $out)))
+            ;; The bytes past the cut are a character's beginning, each one
+            ;; written `\ufffd` (6 bytes) by $escape: take them back.
+            (local.set $k (call $safeCut (local.get $i) (local.get $limit)))
+            (local.set $o
+              (i32.sub (local.get $o)
+                (i32.mul (i32.sub (local.get $limit) (local.get $k))
+                  (i32.const 6))))
+            (global.set $at (local.get $k))))
         (local.set $k (i32.const 0))
         (loop $copy
           (v128.store (i32.add (local.get $o) (local.get $k))

@@ -156,8 +156,11 @@ export class JsonEscapeWasm {
    * Writes a json-file entry for each whole line at the start of
    * `src[start, end)`: `{"log":"`, the line escaped (its `\n` included),
    * then `trailer`. A line is whole when its `\n` comes before `end` and
-   * within `maxPiece` bytes of its start. Stops at the first line that is
-   * not, when `budget` bytes or more have been written (an entry is begun
+   * within `maxPiece` bytes of its start; a longer line with `maxPiece`
+   * bytes before `end` gives a partial entry of them (cut back so as not to
+   * split a UTF-8 character), its rest being taken as a line of its own.
+   * Stops at the first line that is neither, when `budget` bytes or more
+   * have been written (an entry is begun
    * only below it), or when `out` lacks room for the next entry: `6 *
    * min(rest, maxPiece) + trailer.length + 48` bytes, `rest` being the bytes
    * left in `src`.
@@ -169,7 +172,7 @@ export class JsonEscapeWasm {
    * @param src The bytes read.
    * @param start Index of the first line's first byte.
    * @param end Index after the last byte that may be used.
-   * @param maxPiece Longest line to take, in bytes, `\n` included.
+   * @param maxPiece Longest piece, in bytes, `\n` included.
    * @param trailer What follows each line's escaped bytes:
    *   `","stream":…,"time":"…"}\n`. Kept by identity: pass the same array
    *   for the same bytes.

@@ -8,7 +8,7 @@
 
 import type { LogTime } from "./clock.ts";
 import { JsonEscapeWasm } from "./json_escape_wasm.ts";
-import { utf8SequenceLength } from "./utf8.ts";
+import { utf8SafeCut, utf8SequenceLength } from "./utf8.ts";
 
 /** The two streams of a container process. */
 export type StreamName = "stdout" | "stderr";
@@ -273,7 +273,11 @@ export class JsonFileEncoder {
    * Writes an entry for each whole line at the start of `src[start, end)`,
    * as {@linkcode JsonFileEncoder.encodeLine} one after the other would: a
    * line is whole when its `\n` comes before `end` and within `maxPiece`
-   * bytes of its start. Stops at the first line that is not, once `budget`
+   * bytes of its start. A longer line with `maxPiece` bytes before `end`
+   * gives a partial entry of them, cut back so as not to split a UTF-8
+   * character (`utf8SafeCut`), and its rest is taken as a line of its own:
+   * the pieces `LineFramer` cuts. Stops at the first line that is neither
+   * (its end is not in `src`, and it holds less than a piece), once `budget`
    * bytes or more have been written (an entry is begun only below it: the
    * rotation rule), or when `out` lacks room for the next entry
    * (`maxEntryLength(min(end - i, maxPiece))` bytes from where it would
@@ -284,13 +288,14 @@ export class JsonFileEncoder {
    * @param src The bytes read.
    * @param start Index of the first line's first byte.
    * @param end Index after the last byte read.
-   * @param maxPiece Longest line to take, in bytes, `\n` included.
+   * @param maxPiece Longest piece, in bytes, `\n` included.
    * @param stream Which stream they came from.
    * @param time The formatted time as ASCII bytes.
    * @param budget Bytes after which no entry is begun. @default {Infinity}
    * @returns The index in `out` after the last entry (`pos` when none was
-   *   written); {@linkcode JsonFileEncoder.lineEnd} says where the last line
-   *   encoded ended in `src` (`start` when none).
+   *   written); {@linkcode JsonFileEncoder.lineEnd} says where the last
+   *   entry encoded ended in `src` (`start` when none): after a `\n`, or
+   *   inside a long line after a partial entry.
    */
   encodeLines(
     out: Uint8Array,
@@ -325,9 +330,16 @@ export class JsonFileEncoder {
       const limit = Math.min(end, i + maxPiece);
       if (out.length - o < this.maxEntryLength(limit - i, time.length)) break;
       const e = this.encodeLine(out, o, src, i, limit, stream, time);
-      if (e < 0) break;
-      o = e;
-      i = this.#lineEnd;
+      if (e >= 0) {
+        o = e;
+        i = this.#lineEnd;
+        continue;
+      }
+      if (limit - i < maxPiece) break;
+      // A line longer than a piece: a partial entry, as LineFramer cuts it.
+      const cut = utf8SafeCut(src, i, limit);
+      o = this.encode(out, o, src.subarray(i, cut), stream, time);
+      i = cut;
     }
     this.#lineEnd = i;
     return o;

@@ -76,7 +76,10 @@ export class JsonFileSink implements LogSink {
     file.commit(end, this.#timeText);
   }
 
-  /** Encodes whole lines in one pass (see {@linkcode LogSink.writeLines}). */
+  /**
+   * Encodes whole lines and the pieces of long ones in one pass (see
+   * {@linkcode LogSink.writeLines}).
+   */
   writeLines(
     stream: StreamName,
     chunk: Uint8Array,

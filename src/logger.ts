@@ -124,7 +124,10 @@ export async function copyStreams(
         let i = 0;
         if (framer.pending) i = framer.finishLine(buffer.subarray(0, n), emit);
         if (fastPath && lineTime === undefined && !framer.pending && i < n) {
+          const from = i;
           i = sink.writeLines!(name, buffer, i, n, framer.maxPiece, now);
+          // Stopped inside a long line: its next pieces keep this time.
+          if (i > from && buffer[i - 1] !== 0x0a) lineTime = now;
         }
         if (i < n) framer.push(buffer.subarray(i, n), emit);
       },

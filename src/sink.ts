@@ -32,18 +32,22 @@ export interface LogSink {
     time: LogTime,
   ): void;
   /**
-   * Optional fast path: stores the whole lines at the start of
-   * `chunk[start, end)` (each ending in `\n` and at most `maxPiece` bytes
-   * with it) as single pieces, stopping at the first line that is not
-   * whole or longer. The copy loop uses it only between lines.
+   * Optional fast path: stores the lines at the start of
+   * `chunk[start, end)` as the copy loop's framer would cut them (see
+   * `LineFramer`): a whole line (ending in `\n`, at most `maxPiece` bytes
+   * with it) as one piece; a longer line, while `maxPiece` of its bytes are
+   * there, as partial pieces of `maxPiece` bytes cut back so as not to split
+   * a UTF-8 character. Stops at the first line that is neither. The copy
+   * loop uses it only between lines, and gives every piece `time`.
    *
    * @param stream Which stream the bytes came from.
    * @param chunk The bytes read; valid only during the call.
    * @param start Index of the first line's first byte.
    * @param end Index after the last byte read.
-   * @param maxPiece Longest line to take, in bytes, `\n` included.
+   * @param maxPiece Longest piece, in bytes, `\n` included.
    * @param time When the bytes were read.
-   * @returns The index after the last line stored.
+   * @returns The index after the last piece stored: after a `\n`, or inside
+   *   a long line after a partial piece.
    */
   writeLines?(
     stream: StreamName,

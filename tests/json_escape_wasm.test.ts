@@ -4,6 +4,7 @@ import { JsonEscapeWasm } from "../src/json_escape_wasm.ts";
 import { escapeJsonBytes, JsonFileEncoder } from "../src/json_file.ts";
 import { JsonFileSink } from "../src/json_file_sink.ts";
 import { buildJsonEscapeModule } from "../scripts/build_wasm.ts";
+import { utf8SafeCut } from "../src/utf8.ts";
 import { concat } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -145,7 +146,10 @@ Deno.test("JsonEscapeWasm.escape() handles inputs up to its limit, special bytes
   );
 });
 
-/** Entries for whole lines, encoded by the JavaScript escaper. */
+/**
+ * Entries for whole lines, and for the pieces LineFramer cuts from longer
+ * lines, encoded by the JavaScript escaper.
+ */
 function referenceLines(
   src: Uint8Array,
   maxPiece: number,
@@ -158,17 +162,19 @@ function referenceLines(
   let i = 0;
   while (i < src.length && written < budget) {
     const nl = src.indexOf(0x0a, i);
-    if (nl < 0 || nl - i + 1 > maxPiece) break;
+    const whole = nl >= 0 && nl - i + 1 <= maxPiece;
+    if (!whole && src.length - i < maxPiece) break;
     const need = 6 * Math.min(src.length - i, maxPiece) + trailer.length + 48;
     if (room - written < need) break;
+    const end = whole ? nl + 1 : utf8SafeCut(src, i, i + maxPiece);
     const entry = concat([
       enc.encode('{"log":"'),
-      escapeJs(src.subarray(i, nl + 1)),
+      escapeJs(src.subarray(i, end)),
       trailer,
     ]);
     parts.push(entry);
     written += entry.length;
-    i = nl + 1;
+    i = end;
   }
   return { out: concat(parts), lineEnd: i };
 }
@@ -185,6 +191,23 @@ const line = (maxPiece: number) =>
       arbitrary: fc.integer({ min: -3, max: 3 }).map((d) =>
         concat([enc.encode("z".repeat(maxPiece - 1 + d)), enc.encode("\n")])
       ),
+    },
+    {
+      // Longer than a piece, with characters of 2 to 4 bytes (or broken
+      // ones) across the cut.
+      weight: 1,
+      arbitrary: fc.tuple(
+        fc.integer({ min: 1, max: 2 * maxPiece + 5 }),
+        fc.constantFrom("é", "€", "😀", "\u2028", "\xff", "a"),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+      ).map(([n, ch, shift, newline]) => {
+        const head = enc.encode("q".repeat(Math.max(0, n - shift)));
+        const mid = ch === "\xff"
+          ? new Uint8Array([0xe2, 0x82, 0xff, 0xf0, 0x9f])
+          : enc.encode(ch.repeat(3));
+        return concat([head, mid, enc.encode(newline ? "tail\n" : "")]);
+      }),
     },
   );
 

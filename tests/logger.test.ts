@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { copyStreams } from "../src/logger.ts";
+import { JsonFileSink } from "../src/json_file_sink.ts";
 import { chunkReader, concat, RecordingSink } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -221,4 +222,64 @@ Deno.test("property: copyStreams() frames the same pieces whether chunks come th
     ),
     { numRuns: 60 },
   );
+});
+
+Deno.test("property: copyStreams() writes the same json-file whether the sink's writeLines fast path takes long lines or the framer cuts them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const clock = { now: () => ({ sec: 1700000000, nsec: 5 }) };
+    const piece = fc.oneof(
+      fc.constantFrom("é", "€", "😀", "\u2028", "\n", '"', "a"),
+      fc.integer({ min: 1, max: 40000 }).map((n) => "x".repeat(n)),
+      // Long runs of 2-, 3- and 4-byte characters: pieces cut inside them.
+      fc.tuple(
+        fc.constantFrom("é", "€", "😀"),
+        fc.integer({ min: 1, max: 15000 }),
+      ).map(([ch, n]) => ch.repeat(n)),
+    );
+    const bytes = fc.oneof(
+      fc.array(piece, { maxLength: 30 }).map((p) => enc.encode(p.join(""))),
+      fc.uint8Array({ maxLength: 3000 }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(bytes, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 70000 }),
+        async (parts, readSize) => {
+          const input = concat(parts);
+          const chunks: Uint8Array[] = [];
+          for (let at = 0; at < input.length; at += readSize) {
+            chunks.push(input.subarray(at, at + readSize));
+          }
+          const write = async (fast: boolean) => {
+            const path = `${dir}/${run++}.log`;
+            const sink = JsonFileSink.open({ path });
+            const framerOnly = {
+              write: sink.write.bind(sink),
+              flush: sink.flush.bind(sink),
+              close: sink.close.bind(sink),
+            };
+            await copyStreams(
+              { stdout: chunkReader(chunks) },
+              fast ? sink : framerOnly,
+              { clock, readSize },
+            );
+            await sink.close();
+            return await Deno.readFile(path);
+          };
+          const [viaWriteLines, viaFramer] = [
+            await write(true),
+            await write(
+              false,
+            ),
+          ];
+          assert.equal(dec.decode(viaWriteLines), dec.decode(viaFramer));
+        },
+      ),
+      { numRuns: 80 },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
