@@ -8,15 +8,21 @@
 import { fixed, formatTable, grouped, ratio, times } from "./_bench_table.ts";
 
 /**
- * Who writes: our driver (with the workload's options, or without rotation),
- * goref, or a plain copy.
+ * Who writes: our driver (with the workload's options, without rotation, or
+ * without `--allow-ffi`), goref, or a plain copy.
  */
-export type Contender = "ours" | "ours-plain" | "goref" | "cat";
+export type Contender =
+  | "ours"
+  | "ours-plain"
+  | "ours-sandboxed"
+  | "goref"
+  | "cat";
 
 /** How each writer is named in the table. */
 export const CONTENDER_LABELS: Record<Contender, string> = {
   ours: "ours",
   "ours-plain": "ours, no rotation",
+  "ours-sandboxed": "ours, no FFI",
   goref: "goref",
   cat: "cat",
 };

@@ -227,7 +227,7 @@ const THROUGHPUT: ThroughputWorkload[] = [
     name: "lines-100",
     title: "lines of 100 B",
     inputs: ["lines-100"],
-    contenders: ["ours", "goref", "cat"],
+    contenders: ["ours", "ours-sandboxed", "goref", "cat"],
     ourOpts: [],
     check: "json-file",
     targets: HUNDRED_BYTE_TARGETS,
@@ -236,7 +236,7 @@ const THROUGHPUT: ThroughputWorkload[] = [
     name: "lines-1k",
     title: "lines of 1 KiB",
     inputs: ["lines-1k"],
-    contenders: ["ours", "goref", "cat"],
+    contenders: ["ours", "ours-sandboxed", "goref", "cat"],
     ourOpts: [],
     check: "json-file",
     targets: LARGE_LINE_TARGETS,
@@ -245,7 +245,7 @@ const THROUGHPUT: ThroughputWorkload[] = [
     name: "lines-64k",
     title: "lines of 64 KiB",
     inputs: ["lines-64k"],
-    contenders: ["ours", "goref", "cat"],
+    contenders: ["ours", "ours-sandboxed", "goref", "cat"],
     ourOpts: [],
     check: "json-file",
     targets: LARGE_LINE_TARGETS,
@@ -502,10 +502,11 @@ function driverArgv(
   dir: string,
   logPath: string,
   opts: readonly string[],
+  ffi = true,
 ): string[] {
   return [
     ctx.deno,
-    ...driverRunArgs(ctx.driver, [dir]),
+    ...driverRunArgs(ctx.driver, [dir], { ffi }),
     "log-path",
     logPath,
     ...opts,
@@ -525,6 +526,11 @@ function contenderCommand(
       return { mode: "writer", argv: driverArgv(ctx, dir, out1, w.ourOpts) };
     case "ours-plain":
       return { mode: "writer", argv: driverArgv(ctx, dir, out1, []) };
+    case "ours-sandboxed":
+      return {
+        mode: "writer",
+        argv: driverArgv(ctx, dir, out1, w.ourOpts, false),
+      };
     case "goref":
       return ctx.time
         ? {
@@ -679,7 +685,7 @@ async function runOnce(
   checkInterrupted();
   // Spent; out of the way of the check of rotated files beside the log.
   await Promise.all([...gates, ready].map((path) => Deno.remove(path)));
-  const ours = contender === "ours" || contender === "ours-plain";
+  const ours = contender.startsWith("ours");
   if (
     ours && w.check === "cri" && f.code === 1 &&
     /Unknown log driver/i.test(f.stderr)

@@ -18,9 +18,9 @@ export interface ByteReader {
    */
   read(buffer: Uint8Array): Promise<number | null>;
   /**
-   * Reads what is there now, without waiting (see
-   * `PipeReader.readNow` in `pipe_reader.ts`); a reader that has it is read this way
-   * while data keeps coming, and through `read` only when it is empty.
+   * Reads what is there now, without waiting (see `PipeReader.readNow` in
+   * `pipe_reader.ts`); a reader that has it is read this way while data
+   * keeps coming, and through `read` only when it is empty.
    *
    * @returns How many bytes were read, 0 when nothing is there yet, or
    *   `null` at end of stream.
@@ -76,12 +76,12 @@ export interface CopyResult {
  * end, a final fragment without `\n` is written as a partial piece. The
  * sink is not closed.
  *
- * A reader with `readNow` (a `PipeReader`) is read without
- * waiting for as long as it has data, `turnBytes` at most in a row, and the
- * sink then writes in large page-aligned batches (see
- * {@linkcode LogSink.flush}); other readers are read ahead, one read in
- * flight while the previous one is framed, and the sink is flushed after
- * each read.
+ * A reader with `readNow` (a `PipeReader`) is read without waiting for as
+ * long as it has data, `turnBytes` at most in a row, and the sink is
+ * flushed only before a wait: in between, the json-file and CRI files write
+ * whole pages once a megabyte is batched. Other readers are read ahead, one
+ * read in flight while the previous one is framed, and the sink is flushed
+ * after each read.
  *
  * @param streams The container's stdout and stderr.
  * @param sink Where the pieces go.
