@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Batches at or above this many bytes are written at once. */
+/** Batches at or above this many bytes are written (whole pages) at once. */
 const FLUSH_AT = 1 << 20;
 /** The page size writes are aligned to (Linux's on x86_64 and most arm64). */
 const PAGE = 4096;
@@ -18,21 +18,36 @@ export class WriteBatch {
   length = 0;
 
   /**
-   * Whether an entry of `maxLength` bytes does not fit after what is held;
-   * then write the batch out and call {@linkcode WriteBatch.fit}.
+   * Makes room for one entry of `maxLength` bytes after what is held:
+   * writes the batch's whole pages (more entries follow at once), all of it
+   * if that is not enough, and grows the buffer for an entry larger than it.
+   *
+   * @param file The file, open for appending.
+   * @param fileSize The file's size in bytes: where the batch will start.
+   * @returns The bytes written.
    */
-  lacksRoom(maxLength: number): boolean {
-    return this.length + maxLength > this.buffer.length;
-  }
-
-  /** Grows an empty batch so that one entry of `maxLength` bytes fits. */
-  fit(maxLength: number): void {
+  makeRoom(file: Deno.FsFile, fileSize: number, maxLength: number): number {
+    if (this.length + maxLength <= this.buffer.length) return 0;
+    let written = this.writePages(file, fileSize);
+    if (this.length + maxLength > this.buffer.length) {
+      written += this.writeTo(file);
+    }
     if (maxLength > this.buffer.length) this.buffer = new Uint8Array(maxLength);
+    return written;
   }
 
-  /** Whether the batch is big enough to be written now. */
-  get full(): boolean {
-    return this.length >= FLUSH_AT;
+  /**
+   * Takes an entry written into {@linkcode WriteBatch.buffer} up to `end`;
+   * once the batch holds 1 MiB, writes its whole pages.
+   *
+   * @param end Index in the buffer after the entry.
+   * @param file The file, open for appending.
+   * @param fileSize The file's size in bytes: where the batch will start.
+   * @returns The bytes written.
+   */
+  commit(end: number, file: Deno.FsFile, fileSize: number): number {
+    this.length = end;
+    return this.length >= FLUSH_AT ? this.writePages(file, fileSize) : 0;
   }
 
   /**

@@ -188,12 +188,7 @@ export class KubeletRotatingFile {
    */
   reserve(maxLength: number): number {
     if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
-    if (this.#batch.lacksRoom(maxLength)) {
-      // Whole pages first: more entries follow at once.
-      this.#size += this.#batch.writePages(this.#file, this.#size);
-      if (this.#batch.lacksRoom(maxLength)) this.flush();
-      this.#batch.fit(maxLength);
-    }
+    this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
 
@@ -203,10 +198,7 @@ export class KubeletRotatingFile {
    * @param end Index in the buffer after the entry.
    */
   commit(end: number): void {
-    this.#batch.length = end;
-    if (this.#batch.full) {
-      this.#size += this.#batch.writePages(this.#file, this.#size);
-    }
+    this.#size += this.#batch.commit(end, this.#file, this.#size);
   }
 
   /**

@@ -145,12 +145,7 @@ export class RotatingFile {
    */
   reserve(maxLength: number): number {
     if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
-    if (this.#batch.lacksRoom(maxLength)) {
-      // Whole pages first: more entries follow at once.
-      this.#size += this.#batch.writePages(this.#file, this.#size);
-      if (this.#batch.lacksRoom(maxLength)) this.flush();
-      this.#batch.fit(maxLength);
-    }
+    this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
 
@@ -162,11 +157,8 @@ export class RotatingFile {
    *   header of a compressed file.
    */
   commit(end: number, time: string): void {
-    this.#batch.length = end;
     this.#lastTime = time;
-    if (this.#batch.full) {
-      this.#size += this.#batch.writePages(this.#file, this.#size);
-    }
+    this.#size += this.#batch.commit(end, this.#file, this.#size);
   }
 
   /** Writes the batched entries, with one `write` call where the OS allows. */
