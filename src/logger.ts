@@ -40,9 +40,16 @@ export interface LoggerStreams {
 export interface CopyOptions {
   /**
    * When aborted, stop reading, write what is held (a final fragment
-   * included) and return; bytes not yet read stay unread.
+   * included) and return; bytes not yet read stay unread. A read already
+   * in flight is given `lateReadMs` to bring its bytes, which are then
+   * written too (it has taken them from the pipe).
    */
   signal?: AbortSignal;
+  /**
+   * After an abort, how long to wait for a read in flight, in ms.
+   * @default {100}
+   */
+  lateReadMs?: number;
   /** Where times come from. @default {new LogClock()} */
   clock?: { now(): LogTime };
   /**
@@ -105,6 +112,24 @@ export async function copyStreams(
     signal?.addEventListener("abort", () => resolve(ABORTED), { once: true });
   });
 
+  /**
+   * The bytes of a read the abort left in flight, if they come within
+   * `lateReadMs` (0 if not: a writer that went quiet).
+   */
+  async function lateRead(
+    reading: Promise<number | null>,
+  ): Promise<number | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(0), options.lateReadMs ?? 100);
+    });
+    try {
+      return await Promise.race([reading, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Frames one stream's reads into the sink. */
   function framing(name: StreamName) {
     const framer = new LineFramer();
@@ -161,6 +186,11 @@ export async function copyStreams(
       stream.take(buffer, n);
       sink.flush();
     }
+    if (!eof) {
+      const n = await lateRead(reading);
+      if (n === null) eof = true;
+      else if (n > 0) stream.take(buffers[current], n);
+    }
     stream.end(eof);
   }
 
@@ -182,8 +212,12 @@ export async function copyStreams(
       if (n === 0) {
         sink.flush();
         inTurn = 0;
-        n = await Promise.race([reader.read(buffer), aborted]);
-        if (n === ABORTED) break;
+        const reading = reader.read(buffer);
+        n = await Promise.race([reading, aborted]);
+        if (n === ABORTED) {
+          n = await lateRead(reading);
+          if (n === 0) break;
+        }
       }
       if (n === null) {
         eof = true;

@@ -283,3 +283,45 @@ Deno.test("property: copyStreams() writes the same json-file whether the sink's 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const mode of ["read ahead", "readNow"] as const) {
+  Deno.test(`copyStreams() (${mode}) writes what a read in flight at the abort brings within lateReadMs, and no more`, async () => {
+    const sink = new RecordingSink();
+    const stop = new AbortController();
+    let reads = 0;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const answer = (buffer: Uint8Array, text: string, ms: number) =>
+      new Promise<number>((resolve) => {
+        timers.push(setTimeout(() => {
+          buffer.set(enc.encode(text));
+          resolve(text.length);
+        }, ms));
+      });
+    const stdout = {
+      read(buffer: Uint8Array): Promise<number | null> {
+        reads++;
+        if (reads === 1) {
+          buffer.set(enc.encode("first\n"));
+          return Promise.resolve(6);
+        }
+        if (reads === 2) {
+          stop.abort(); // the driver's drain time is over
+          return answer(buffer, "taken\n", 20);
+        }
+        return answer(buffer, "too late\n", 1000);
+      },
+      ...(mode === "readNow" ? { readNow: () => 0 } : {}),
+    };
+    const result = await copyStreams({ stdout }, sink, {
+      signal: stop.signal,
+      lateReadMs: 200,
+    });
+    timers.forEach(clearTimeout);
+    assert.deepEqual(sink.pieces.map((p) => dec.decode(p.bytes)), [
+      "first\n",
+      "taken\n",
+    ]);
+    assert.deepEqual(result.ended, []);
+    assert.equal(result.bytes.stdout, 12);
+  });
+}
