@@ -179,7 +179,8 @@ export class JsonEscapeWasm {
    * @param budget Bytes after which no entry is begun; `Infinity` for none.
    * @returns The index in `out` after the last entry;
    *   {@linkcode JsonEscapeWasm.lineEnd} is the index in `src` after the
-   *   last line encoded.
+   *   last entry encoded: after a `\n`, or inside a long line after a
+   *   partial entry.
    */
   encodeLines(
     out: Uint8Array,
@@ -261,7 +262,7 @@ export class JsonEscapeWasm {
     return -1;
   }
 
-  /** Index in `src` after the last line of the last encodeLines. */
+  /** Index in `src` after the last entry of the last encodeLines. */
   get lineEnd(): number {
     return this.#lineEnd;
   }
