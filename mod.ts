@@ -118,7 +118,11 @@ export {
   copyStreams,
   type LoggerStreams,
 } from "./src/logger.ts";
-export { RotatingFile, type RotationOptions } from "./src/rotating_file.ts";
+export {
+  type BatchBuffers,
+  RotatingFile,
+  type RotationOptions,
+} from "./src/rotating_file.ts";
 export type { LogSink } from "./src/sink.ts";
 export {
   LOG_DRIVERS,

@@ -7,15 +7,49 @@
 
 /** Batches at or above this many bytes are written (whole pages) at once. */
 const FLUSH_AT = 1 << 20;
+/** The batch's buffer: a flush's worth and room for one more entry. */
+const BUFFER_SIZE = FLUSH_AT + (1 << 16);
 /** The page size writes are aligned to (Linux's on x86_64 and most arm64). */
 const PAGE = 4096;
 
+/**
+ * Where a batch's buffer comes from: the json-file sink leases it from the
+ * escaper's WebAssembly memory so that entries are encoded in place (see
+ * `JsonEscapeWasm.lease`).
+ */
+export interface BatchBuffers {
+  /**
+   * A buffer for the batch, taken at its first entry.
+   *
+   * @param length Its size in bytes (about 1 MiB).
+   * @returns The buffer, or `null` to use an ordinary array.
+   */
+  lease(length: number): Uint8Array | null;
+  /**
+   * Takes back a buffer the batch no longer uses: when it closes, or grows
+   * for an entry longer than the buffer. It may be an ordinary array, or
+   * empty (nothing was written).
+   *
+   * @param buffer The batch's buffer.
+   */
+  release(buffer: Uint8Array): void;
+}
+
 /** A growable in-memory batch of entries for one file. */
 export class WriteBatch {
-  /** Where entries are written; replaced when an entry needs more room. */
-  buffer: Uint8Array = new Uint8Array(FLUSH_AT + (1 << 16));
+  /**
+   * Where entries are written; empty until the first
+   * {@linkcode WriteBatch.makeRoom}, replaced when an entry needs more room.
+   */
+  buffer: Uint8Array = new Uint8Array(0);
   /** Bytes in the batch. */
   length = 0;
+  #buffers: BatchBuffers | undefined;
+
+  /** @param buffers Where the buffer comes from; ordinary arrays if absent. */
+  constructor(buffers?: BatchBuffers) {
+    this.#buffers = buffers;
+  }
 
   /**
    * Makes room for one entry of `maxLength` bytes after what is held:
@@ -28,11 +62,20 @@ export class WriteBatch {
    */
   makeRoom(file: Deno.FsFile, fileSize: number, maxLength: number): number {
     if (this.length + maxLength <= this.buffer.length) return 0;
+    if (this.buffer.length === 0) {
+      // First use: the buffer is taken only when something is written.
+      this.buffer = this.#buffers?.lease(BUFFER_SIZE) ??
+        new Uint8Array(BUFFER_SIZE);
+      if (maxLength <= this.buffer.length) return 0;
+    }
     let written = this.writePages(file, fileSize);
     if (this.length + maxLength > this.buffer.length) {
       written += this.writeTo(file);
     }
-    if (maxLength > this.buffer.length) this.buffer = new Uint8Array(maxLength);
+    if (maxLength > this.buffer.length) {
+      this.#buffers?.release(this.buffer);
+      this.buffer = new Uint8Array(maxLength);
+    }
     return written;
   }
 
@@ -81,5 +124,15 @@ export class WriteBatch {
     while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
     this.length = 0;
     return n;
+  }
+
+  /**
+   * Gives the buffer back; call once the batch is written and no longer
+   * used.
+   */
+  release(): void {
+    this.#buffers?.release(this.buffer);
+    this.buffer = new Uint8Array(0);
+    this.length = 0;
   }
 }

@@ -9,8 +9,11 @@
  *
  * The module is compiled on first use (synchronously, under a millisecond),
  * so a driver that writes nothing never loads it. Its memory is fixed
- * (6 pages, 384 KiB, touched only as far as it is used): it never grows, so
- * views of it stay valid.
+ * (70 pages, 4.4 MiB reserved, touched only as far as it is used): it never
+ * grows, so views of it stay valid. Besides its own windows it holds an
+ * arena of 4 MiB that callers lease buffers from
+ * ({@linkcode JsonEscapeWasm.lease}): input read into such a buffer, and
+ * entries written to one, are not copied in or out.
  *
  * @module
  */
@@ -29,7 +32,10 @@ const TRAILER_SIZE = 4096;
 /** Output: entries are written here, then copied to the caller's buffer. */
 const OUT = TRAILER + 2 * (TRAILER_SIZE + SLACK);
 const OUT_SIZE = 256 * 1024;
-const PAGES = Math.ceil((OUT + OUT_SIZE + SLACK) / PAGE);
+/** Leased buffers: read buffers and write batches, each with its slack. */
+const ARENA = Math.ceil((OUT + OUT_SIZE + SLACK) / PAGE) * PAGE;
+const ARENA_SIZE = 4 * 1024 * 1024;
+const PAGES = (ARENA + ARENA_SIZE) / PAGE;
 /** Room an entry needs besides 6 bytes a byte of its line and its trailer. */
 const ENTRY_SLACK = 8 + 40;
 const MAX_I32 = 0x7fff_ffff;
@@ -84,6 +90,9 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 export class JsonEscapeWasm {
   #exports: WasmExports;
   #memory: Uint8Array;
+  #buffer: ArrayBuffer;
+  /** Free blocks of the arena, `[start, end)` byte offsets, by start. */
+  #free: [number, number][] = [[ARENA, ARENA + ARENA_SIZE]];
   #slots: (Uint8Array | undefined)[] = [undefined, undefined];
   #nextSlot = 0;
   #lineEnd = 0;
@@ -95,7 +104,67 @@ export class JsonEscapeWasm {
       js: { memory },
     });
     this.#exports = instance.exports as unknown as WasmExports;
+    this.#buffer = memory.buffer as ArrayBuffer; // not shared
     this.#memory = new Uint8Array(memory.buffer);
+  }
+
+  /**
+   * A buffer of `length` bytes in this module's memory, for input to read
+   * into or a batch to write entries to: {@linkcode JsonEscapeWasm.encodeLines}
+   * then works on it in place instead of copying it in or out. Its bytes
+   * are left as the previous lease left them. Give it back with
+   * {@linkcode JsonEscapeWasm.release}.
+   *
+   * @param length Bytes, 1 or more.
+   * @returns The buffer, or `null` when the 4 MiB arena has no free block
+   *   that large (use an ordinary array then).
+   */
+  lease(length: number): Uint8Array<ArrayBuffer> | null {
+    // Rounded up, slack included: the scan reads and writes past the end.
+    const size = Math.ceil((length + SLACK) / 64) * 64;
+    const free = this.#free;
+    for (let k = 0; k < free.length; k++) {
+      const [start, end] = free[k];
+      if (end - start < size) continue;
+      if (end - start === size) free.splice(k, 1);
+      else free[k] = [start + size, end];
+      return new Uint8Array(this.#buffer, start, length);
+    }
+    return null;
+  }
+
+  /**
+   * Gives back a buffer from {@linkcode JsonEscapeWasm.lease}; it must not
+   * be used afterwards. Anything else, or a buffer given back twice, is
+   * ignored, so a caller may release whatever buffer it holds.
+   *
+   * @param buffer The leased buffer.
+   */
+  release(buffer: Uint8Array): void {
+    if (buffer.buffer !== this.#buffer || buffer.byteOffset < ARENA) return;
+    const start = buffer.byteOffset;
+    const end = start + Math.ceil((buffer.length + SLACK) / 64) * 64;
+    const free = this.#free;
+    let k = 0;
+    while (k < free.length && free[k][0] < start) k++;
+    // Given back twice: already free.
+    if (k < free.length && free[k][0] < end) return;
+    if (k > 0 && free[k - 1][1] > start) return;
+    free.splice(k, 0, [start, end]);
+    // Merge with the blocks on either side.
+    if (k + 1 < free.length && free[k][1] === free[k + 1][0]) {
+      free[k] = [start, free[k + 1][1]];
+      free.splice(k + 1, 1);
+    }
+    if (k > 0 && free[k - 1][1] === free[k][0]) {
+      free[k - 1] = [free[k - 1][0], free[k][1]];
+      free.splice(k, 1);
+    }
+  }
+
+  /** Whether `bytes` lies in this module's memory (a leased buffer). */
+  #holds(bytes: Uint8Array): boolean {
+    return bytes.buffer === this.#buffer;
   }
 
   /**
@@ -166,6 +235,9 @@ export class JsonEscapeWasm {
    * left in `src`.
    *
    * Requires {@linkcode JsonEscapeWasm.supports}`(maxPiece, trailer.length)`.
+   * A `src` or `out` leased from {@linkcode JsonEscapeWasm.lease} is read or
+   * written in place, in one call; others are copied through 64 KiB and
+   * 256 KiB windows.
    *
    * @param out Where to write.
    * @param pos Index in `out` to start at.
@@ -195,28 +267,37 @@ export class JsonEscapeWasm {
     const wasm = this.#exports;
     const memory = this.#memory;
     const slot = this.#trailerSlot(trailer);
+    // Leased buffers are worked on in place; others through the windows.
+    const srcInPlace = this.#holds(src);
+    const outInPlace = this.#holds(out);
     let i = start;
     let o = pos;
     while (i < end) {
       const left = budget - (o - pos);
       if (left <= 0) break;
-      const n = Math.min(end - i, IN_SIZE);
+      const n = srcInPlace ? end - i : Math.min(end - i, IN_SIZE);
       const windowEnd = i + n;
-      const cap = Math.min(OUT_SIZE, out.length - o);
-      memory.set(src.subarray(i, i + n), IN);
+      const cap = outInPlace
+        ? out.length - o
+        : Math.min(OUT_SIZE, out.length - o);
+      let from = src.byteOffset + i;
+      if (!srcInPlace) {
+        memory.set(src.subarray(i, i + n), IN);
+        from = IN;
+      }
       const used = wasm.encodeLines(
-        IN,
+        from,
         n,
         Math.min(end - i, MAX_I32),
         maxPiece,
         slot,
         trailer.length,
-        OUT,
+        outInPlace ? out.byteOffset + o : OUT,
         Math.max(cap, 0),
         Math.min(left, MAX_I32),
       );
       const written = wasm.written();
-      out.set(memory.subarray(OUT, OUT + written), o);
+      if (!outInPlace) out.set(memory.subarray(OUT, OUT + written), o);
       o += written;
       i += used;
       const stop = wasm.stopReason();
@@ -224,7 +305,7 @@ export class JsonEscapeWasm {
       if (stop === STOP_BUDGET) break;
       if (stop === STOP_ROOM) {
         // Room in our output, not the caller's: go on after copying out.
-        if (cap < OUT_SIZE || used === 0) break;
+        if (outInPlace || cap < OUT_SIZE || used === 0) break;
         continue;
       }
       // STOP_NOT_WHOLE: with lines before it, the line may be whole past
@@ -240,7 +321,8 @@ export class JsonEscapeWasm {
    * The index of the first `\n` in `bytes` at or after `from`, or -1: what
    * `bytes.indexOf(0x0a, from)` returns, about four times as fast on long
    * runs without one. It copies `bytes` in windows that start at 256 bytes
-   * and grow, so that a near newline costs little.
+   * and grow, so that a near newline costs little; a buffer from
+   * {@linkcode JsonEscapeWasm.lease} is searched in place.
    *
    * @param bytes Where to search.
    * @param from Index to start at, 0 or more.
@@ -250,6 +332,12 @@ export class JsonEscapeWasm {
     const memory = this.#memory;
     const wasm = this.#exports;
     const end = bytes.length;
+    if (this.#holds(bytes)) {
+      // A leased buffer: searched in place, at once.
+      if (from >= end) return -1;
+      const k = wasm.findNewline(bytes.byteOffset + from, end - from);
+      return k < 0 ? -1 : from + k;
+    }
     let window = 256;
     for (let i = from; i < end;) {
       const n = Math.min(end - i, window);

@@ -7,8 +7,34 @@
 
 import { formatRfc3339Nano, type LogTime } from "./clock.ts";
 import { JsonFileEncoder, type StreamName } from "./json_file.ts";
-import { RotatingFile, type RotationOptions } from "./rotating_file.ts";
+import { JsonEscapeWasm } from "./json_escape_wasm.ts";
+import {
+  type BatchBuffers,
+  RotatingFile,
+  type RotationOptions,
+} from "./rotating_file.ts";
 import type { LogSink } from "./sink.ts";
+
+/**
+ * Buffers leased from the escaper's memory, so that it reads and writes
+ * them in place; ordinary arrays where WebAssembly SIMD is missing.
+ */
+const wasmBuffers: BatchBuffers = {
+  lease(length) {
+    try {
+      return JsonEscapeWasm.get().lease(length);
+    } catch {
+      return null;
+    }
+  },
+  release(buffer) {
+    // A buffer that was never leased was not taken from it: nothing to do.
+    if (buffer.length === 0) return;
+    try {
+      JsonEscapeWasm.get().release(buffer);
+    } catch { /* no WebAssembly SIMD: nothing was leased */ }
+  },
+};
 
 /** Where and how a {@linkcode JsonFileSink} writes. */
 export interface JsonFileSinkOptions extends RotationOptions {
@@ -31,6 +57,7 @@ export class JsonFileSink implements LogSink {
   #time: LogTime | undefined;
   #timeText = "";
   #timeBytes = new Uint8Array(0);
+  #readBuffers: Uint8Array[] = [];
 
   private constructor(file: RotatingFile, encoder: JsonFileEncoder) {
     this.#file = file;
@@ -45,8 +72,27 @@ export class JsonFileSink implements LogSink {
    * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
    */
   static open(options: JsonFileSinkOptions): JsonFileSink {
-    const file = RotatingFile.open(options.path, options);
+    const file = RotatingFile.open(options.path, {
+      ...options,
+      buffers: wasmBuffers,
+    });
     return new JsonFileSink(file, new JsonFileEncoder(options.attrs));
+  }
+
+  /**
+   * A buffer for the copy loop to read into, leased from the escaper's
+   * WebAssembly memory: {@linkcode JsonFileSink.writeLines} escapes it in
+   * place (see {@linkcode LogSink.readBuffer}). Given back at
+   * {@linkcode JsonFileSink.close}.
+   *
+   * @param length Bytes.
+   * @returns The buffer; an ordinary array when the arena is used up or the
+   *   runtime lacks WebAssembly SIMD.
+   */
+  readBuffer(length: number): Uint8Array {
+    const buffer = wasmBuffers.lease(length) ?? new Uint8Array(length);
+    this.#readBuffers.push(buffer);
+    return buffer;
   }
 
   /** The log file's path. */
@@ -136,6 +182,9 @@ export class JsonFileSink implements LogSink {
 
   /** Flushes, waits for compressions and closes the file. */
   async close(): Promise<void> {
+    for (const buffer of this.#readBuffers.splice(0)) {
+      wasmBuffers.release(buffer);
+    }
     await this.#file.close();
   }
 }

@@ -142,9 +142,36 @@ export class LineFramer {
   }
 
   /**
-   * `chunk.indexOf(0x0a, from)`: by SIMD (copying into WebAssembly memory)
-   * while lines are long, by `indexOf` while they are short.
+   * Frames only as much of `chunk` as finishes the piece held from earlier
+   * reads: up to a `\n` that ends the line, or as many bytes as fill the
+   * piece, which is then emitted as a partial piece. A fill that cut a
+   * UTF-8 character keeps its first bytes held
+   * ({@linkcode LineFramer.pending} stays true).
+   *
+   * @param chunk Bytes as read.
+   * @param emit Called at most once.
+   * @returns How many bytes of `chunk` were taken.
    */
+  finishPiece(chunk: Uint8Array, emit: PieceHandler): number {
+    const take = Math.min(this.#max - this.#carryLen, chunk.length);
+    const nl = chunk.subarray(0, take).indexOf(0x0a);
+    const end = nl === -1 ? take : nl + 1;
+    this.#push(chunk.subarray(0, end), emit, nl);
+    return end;
+  }
+
+  /**
+   * `chunk.indexOf(0x0a, from)`, as the framer searches: by SIMD
+   * (WebAssembly) while lines are long, by `indexOf` while they are short.
+   *
+   * @param chunk Where to search.
+   * @param from Index to start at.
+   * @returns The index of the first `\n` at or after `from`, or -1.
+   */
+  indexOfNewline(chunk: Uint8Array, from: number): number {
+    return this.#indexOfNewline(chunk, from);
+  }
+
   #indexOfNewline(chunk: Uint8Array, from: number): number {
     const rest = chunk.length - from;
     const nl = this.#far && rest >= FAR

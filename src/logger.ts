@@ -130,6 +130,10 @@ export async function copyStreams(
     }
   }
 
+  /** A read buffer, from the sink where it offers them. */
+  const newBuffer = () =>
+    sink.readBuffer?.(readSize) ?? new Uint8Array(readSize);
+
   /** Frames one stream's reads into the sink. */
   function framing(name: StreamName) {
     const framer = new LineFramer();
@@ -147,7 +151,31 @@ export async function copyStreams(
         result.bytes[name] += n;
         now = clock.now();
         let i = 0;
-        if (framer.pending) i = framer.finishLine(buffer.subarray(0, n), emit);
+        if (!fastPath) {
+          if (framer.pending) {
+            i = framer.finishLine(buffer.subarray(0, n), emit);
+          }
+        } else {
+          // The fast path takes over once the piece held is out: a piece cut
+          // before a UTF-8 character holds its first bytes, hence twice.
+          for (let k = 0; k < 2 && framer.pending && i < n; k++) {
+            i += framer.finishPiece(buffer.subarray(i, n), emit);
+          }
+        }
+        if (fastPath && lineTime !== undefined && !framer.pending && i < n) {
+          // A long line goes on: its pieces keep its time, up to its end.
+          const nl = framer.indexOfNewline(buffer.subarray(0, n), i);
+          const lineEnd = nl === -1 ? n : nl + 1;
+          i = sink.writeLines!(
+            name,
+            buffer,
+            i,
+            lineEnd,
+            framer.maxPiece,
+            lineTime,
+          );
+          if (i === lineEnd && nl !== -1) lineTime = undefined;
+        }
         if (fastPath && lineTime === undefined && !framer.pending && i < n) {
           const from = i;
           i = sink.writeLines!(name, buffer, i, n, framer.maxPiece, now);
@@ -169,7 +197,7 @@ export async function copyStreams(
   /** Reads ahead: one read in flight while the previous one is framed. */
   async function pump(name: StreamName, reader: ByteReader): Promise<void> {
     const stream = framing(name);
-    const buffers = [new Uint8Array(readSize), new Uint8Array(readSize)];
+    const buffers = [newBuffer(), newBuffer()];
     let current = 0;
     let eof = false;
     let reading = reader.read(buffers[current]);
@@ -204,7 +232,7 @@ export async function copyStreams(
     reader: ByteReader & Required<Pick<ByteReader, "readNow">>,
   ): Promise<void> {
     const stream = framing(name);
-    const buffer = new Uint8Array(readSize);
+    const buffer = newBuffer();
     let eof = false;
     let inTurn = 0;
     while (!signal?.aborted) {

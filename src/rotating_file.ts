@@ -5,7 +5,9 @@
  * @module
  */
 
-import { WriteBatch } from "./_write_batch.ts";
+import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+
+export type { BatchBuffers };
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
@@ -40,6 +42,12 @@ export interface RotationOptions {
    * Docker does.
    */
   retirer?: LogRetirer;
+  /**
+   * Where the batch's buffer (about 1 MiB) comes from; ordinary arrays
+   * without one. The json-file sink leases it from the escaper's
+   * WebAssembly memory so that entries are encoded into it in place.
+   */
+  buffers?: BatchBuffers;
 }
 
 /** A compression of a rotated file that has not finished. */
@@ -74,7 +82,7 @@ export class RotatingFile {
   #maxFile: number;
   #compress: boolean;
   #retirer: LogRetirer | undefined;
-  #batch = new WriteBatch();
+  #batch: WriteBatch;
   #lastTime = "";
   #pending: PendingCompression[] = [];
   /**
@@ -97,6 +105,7 @@ export class RotatingFile {
     this.#maxFile = options.maxFile ?? 1;
     this.#compress = options.compress ?? false;
     this.#retirer = options.retirer;
+    this.#batch = new WriteBatch(options.buffers);
     while (
       this.#kept < this.#maxFile - 1 &&
       (exists(`${path}.${this.#kept + 1}`) ||
@@ -260,6 +269,7 @@ export class RotatingFile {
    */
   async close(): Promise<void> {
     this.flush();
+    this.#batch.release();
     this.#file.close();
     while (this.#pending.length > 0) {
       await Promise.all(this.#pending.map((p) => p.done));

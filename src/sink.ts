@@ -57,6 +57,16 @@ export interface LogSink {
     maxPiece: number,
     time: LogTime,
   ): number;
+  /**
+   * Optional: a buffer of `length` bytes for the copy loop to read into,
+   * which {@linkcode LogSink.writeLines} takes without copying it (the
+   * json-file sink's live in the escaper's WebAssembly memory). Valid until
+   * {@linkcode LogSink.close}.
+   *
+   * @param length Bytes.
+   * @returns The buffer.
+   */
+  readBuffer?(length: number): Uint8Array;
   /** Writes what is batched to the OS. */
   flush(): void;
   /**

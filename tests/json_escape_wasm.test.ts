@@ -211,7 +211,28 @@ const line = (maxPiece: number) =>
     },
   );
 
-Deno.test("JsonFileEncoder.encodeLines() writes what the JavaScript escaper writes, line by line, whatever the budget, room and maxPiece (property)", () => {
+/**
+ * `bytes` in a buffer leased from the escaper's memory when `leased`, which
+ * it then reads in place; `use` runs, and the buffer is given back.
+ */
+function placed<T>(
+  bytes: Uint8Array,
+  leased: boolean,
+  use: (placed: Uint8Array) => T,
+): T {
+  if (!leased) return use(bytes);
+  const wasm = JsonEscapeWasm.get();
+  const buffer = wasm.lease(Math.max(1, bytes.length));
+  assert.ok(buffer !== null, `lease of ${bytes.length} bytes`);
+  try {
+    buffer.set(bytes);
+    return use(buffer.subarray(0, bytes.length));
+  } finally {
+    wasm.release(buffer);
+  }
+}
+
+Deno.test("JsonFileEncoder.encodeLines() writes what the JavaScript escaper writes, line by line, whatever the budget, room and maxPiece, in leased buffers or not (property)", () => {
   const encoder = new JsonFileEncoder({ tag: "t<1>" });
   fc.assert(
     fc.property(
@@ -224,9 +245,11 @@ Deno.test("JsonFileEncoder.encodeLines() writes what the JavaScript escaper writ
       fc.nat(),
       fc.option(fc.integer({ min: 1, max: 5000 }), { nil: Infinity }),
       fc.integer({ min: 0, max: 300_000 }),
-      ([maxPiece, lines], offset, budget, room) => {
-        const src = concat([new Uint8Array(offset % 7), ...lines]);
+      fc.boolean(),
+      fc.boolean(),
+      ([maxPiece, lines], offset, budget, room, leasedSrc, leasedOut) => {
         const start = offset % 7;
+        const plainSrc = concat([new Uint8Array(start), ...lines]);
         const trailer = new Uint8Array(
           encoder.maxEntryLength(0, TIME.length),
         );
@@ -240,34 +263,104 @@ Deno.test("JsonFileEncoder.encodeLines() writes what the JavaScript escaper writ
         );
         const trailerBytes = trailer.subarray(8, probe);
         const expected = referenceLines(
-          src.subarray(start),
+          plainSrc.subarray(start),
           maxPiece,
           trailerBytes,
           budget,
           room,
         );
-        const out = new Uint8Array(room + 5);
-        const end = encoder.encodeLines(
-          out.subarray(0, room + 5),
-          5,
-          src,
-          start,
-          src.length,
-          maxPiece,
-          "stderr",
-          TIME,
-          budget,
+        placed(
+          plainSrc,
+          leasedSrc,
+          (src) =>
+            placed(new Uint8Array(room + 5), leasedOut, (out) => {
+              const end = encoder.encodeLines(
+                out,
+                5,
+                src,
+                start,
+                src.length,
+                maxPiece,
+                "stderr",
+                TIME,
+                budget,
+              );
+              assert.equal(
+                dec.decode(out.subarray(5, end)),
+                dec.decode(expected.out),
+              );
+              assert.deepEqual(out.subarray(5, end), expected.out);
+              assert.equal(encoder.lineEnd, start + expected.lineEnd);
+            }),
         );
-        assert.equal(
-          dec.decode(out.subarray(5, end)),
-          dec.decode(expected.out),
-        );
-        assert.deepEqual(out.subarray(5, end), expected.out);
-        assert.equal(encoder.lineEnd, start + expected.lineEnd);
       },
     ),
-    { numRuns: 400 },
+    { numRuns: 600 },
   );
+});
+
+Deno.test("JsonEscapeWasm.lease() hands out disjoint buffers until its 4 MiB arena is used up, and release() makes them whole again", () => {
+  const wasm = JsonEscapeWasm.get();
+  const MiB = 1024 * 1024;
+  const leased: Uint8Array[] = [];
+  for (let b = wasm.lease(100_000); b !== null; b = wasm.lease(100_000)) {
+    b.fill(leased.length + 1);
+    leased.push(b);
+  }
+  // Each takes its length and 64 bytes of slack, rounded up to 64 bytes.
+  const block = Math.ceil((100_000 + 64) / 64) * 64;
+  assert.equal(leased.length, Math.floor(4 * MiB / block));
+  leased.forEach((b, k) =>
+    assert.ok(b.every((x) => x === k + 1), `buffer ${k}`)
+  );
+  assert.equal(wasm.lease(100_000), null);
+  // Given back in a jumbled order, the free blocks merge into one.
+  for (let k = 0; k < leased.length; k += 2) wasm.release(leased[k]);
+  assert.equal(wasm.lease(300_000), null, "no three neighbours free yet");
+  for (let k = leased.length - 1; k >= 0; k--) {
+    if (k % 2 === 1) wasm.release(leased[k]);
+  }
+  wasm.release(leased[0]); // twice: ignored
+  const all = wasm.lease(4 * MiB - 64);
+  assert.ok(all !== null, "the whole arena at once");
+  assert.equal(all.length, 4 * MiB - 64);
+  wasm.release(all);
+  // Ordinary arrays are not the arena's: release() ignores them.
+  wasm.release(new Uint8Array(100));
+  const again = wasm.lease(4 * MiB - 64);
+  assert.ok(again !== null);
+  wasm.release(again);
+});
+
+Deno.test("JsonFileSink leases its read buffers and batch from the escaper's memory and gives them back at close()", async () => {
+  const dir = await Deno.makeTempDir();
+  const wasm = JsonEscapeWasm.get();
+  try {
+    const sink = JsonFileSink.open({ path: `${dir}/x.log` });
+    const read = sink.readBuffer(256 * 1024);
+    const probe = wasm.lease(1);
+    assert.ok(probe !== null);
+    wasm.release(probe);
+    assert.ok(read.buffer === probe.buffer, "a view of its memory");
+    read.set(enc.encode("a\nb\n"));
+    assert.equal(
+      sink.writeLines("stdout", read, 0, 4, MAX_PIECE, { sec: 1, nsec: 0 }),
+      4,
+    );
+    assert.equal(wasm.lease(4 * 1024 * 1024 - 64), null, "held while open");
+    await sink.close();
+    const all = wasm.lease(4 * 1024 * 1024 - 64);
+    assert.ok(all !== null, "all given back");
+    wasm.release(all);
+    assert.deepEqual(
+      (await Deno.readTextFile(`${dir}/x.log`)).split("\n").map((l) =>
+        l && JSON.parse(l).log
+      ),
+      ["a\n", "b\n", ""],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("JsonFileEncoder.encodeLines() takes chunks longer than its input window, lines across the window's edge", () => {

@@ -180,3 +180,33 @@ Deno.test("LineFramer frames long and short lines alike, whichever newline searc
     { numRuns: 100 },
   );
 });
+
+Deno.test("LineFramer.finishPiece() takes only what finishes the held piece: to its line's \\n, or to a full piece", () => {
+  const framer = new LineFramer(8);
+  const pieces: string[] = [];
+  const emit = (bytes: Uint8Array, partial: boolean) =>
+    pieces.push(`${new TextDecoder().decode(bytes)}${partial ? "…" : ""}`);
+  framer.push(enc.encode("abc"), emit);
+  // The line ends within the piece: up to and with its \n.
+  assert.equal(framer.finishPiece(enc.encode("de\nfg\n"), emit), 3);
+  assert.deepEqual(pieces, ["abcde\n"]);
+  assert.equal(framer.pending, false);
+  // No \n within the piece's room: 5 bytes fill it, the rest is left.
+  framer.push(enc.encode("xyz"), emit);
+  assert.equal(framer.finishPiece(enc.encode("123456789\n"), emit), 5);
+  assert.deepEqual(pieces, ["abcde\n", "xyz12345…"]);
+  assert.equal(framer.pending, false);
+  // A chunk shorter than the room is all taken and held.
+  framer.push(enc.encode("p"), emit);
+  assert.equal(framer.finishPiece(enc.encode("qr"), emit), 2);
+  assert.equal(framer.pending, true);
+  // A fill that ends inside the second "€" (3 bytes) keeps its first byte.
+  assert.equal(framer.finishPiece(enc.encode("s€€"), emit), 5);
+  assert.deepEqual(pieces.slice(2), ["pqrs€…"]);
+  assert.equal(framer.pending, true);
+  assert.equal(
+    framer.finishPiece(new Uint8Array([0x82, 0xac, 0x0a]), emit),
+    3,
+  );
+  assert.deepEqual(pieces.slice(3), ["€\n"]);
+});

@@ -224,10 +224,12 @@ Deno.test("property: copyStreams() frames the same pieces whether chunks come th
   );
 });
 
-Deno.test("property: copyStreams() writes the same json-file whether the sink's writeLines fast path takes long lines or the framer cuts them", async () => {
+Deno.test("property: copyStreams() writes the same json-file, times included, whether the sink's writeLines fast path takes long lines or the framer cuts them", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const clock = { now: () => ({ sec: 1700000000, nsec: 5 }) };
+    // Each read has its own time: a piece stamped with the wrong one shows.
+    let tick = 0;
+    const clock = { now: () => ({ sec: 1700000000, nsec: ++tick }) };
     const piece = fc.oneof(
       fc.constantFrom("é", "€", "😀", "\u2028", "\n", '"', "a"),
       fc.integer({ min: 1, max: 40000 }).map((n) => "x".repeat(n)),
@@ -253,6 +255,7 @@ Deno.test("property: copyStreams() writes the same json-file whether the sink's 
             chunks.push(input.subarray(at, at + readSize));
           }
           const write = async (fast: boolean) => {
+            tick = 0;
             const path = `${dir}/${run++}.log`;
             const sink = JsonFileSink.open({ path });
             const framerOnly = {
