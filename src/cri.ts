@@ -401,6 +401,33 @@ export class CriEncoder {
   }
 
   /**
+   * The start of a whole line's record, `TIME STREAM F `, as bytes: the same
+   * array while the time and stream stay the same.
+   *
+   * @param time The line's time.
+   * @param stream Its stream.
+   * @returns The bytes; do not modify them.
+   */
+  fullPrefix(time: LogTime, stream: StreamName): Uint8Array {
+    const cache = this.#prefixes[stream];
+    if (cache.sec !== time.sec || cache.nsec !== time.nsec) {
+      const text = `${this.#format(time)} ${stream} F `;
+      cache.bytes = latin1(text);
+      cache.sec = time.sec;
+      cache.nsec = time.nsec;
+    }
+    return cache.bytes;
+  }
+
+  #prefixes: Record<
+    StreamName,
+    { sec: number; nsec: number; bytes: Uint8Array }
+  > = {
+    stdout: { sec: NaN, nsec: NaN, bytes: new Uint8Array(0) },
+    stderr: { sec: NaN, nsec: NaN, bytes: new Uint8Array(0) },
+  };
+
+  /**
    * Writes one record, `\n` included: `TIME STREAM TAG CONTENT\n`.
    *
    * @param out Where to write; needs {@linkcode CriEncoder.maxRecordLength}

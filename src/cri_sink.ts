@@ -12,6 +12,7 @@ import {
   KubeletRotatingFile,
   type KubeletRotationOptions,
 } from "./kubelet_rotation.ts";
+import { JsonEscapeWasm, leasedBuffers } from "./json_escape_wasm.ts";
 import { DEFAULT_MAX_PIECE } from "./line_framer.ts";
 import { parseByteQuantity } from "./quantity.ts";
 import type { LogSink, StreamName } from "./sink.ts";
@@ -119,6 +120,7 @@ export class CriSink implements LogSink {
   #max: number;
   #dropCr: boolean;
   #streams: Record<StreamName, StreamState>;
+  #readBuffers: Uint8Array[] = [];
 
   private constructor(
     file: KubeletRotatingFile,
@@ -157,8 +159,75 @@ export class CriSink implements LogSink {
     }
     const flavour = options.flavour ?? "cri";
     new CriEncoder(flavour); // validates the flavour before the file exists
-    const file = KubeletRotatingFile.open(options.path, options);
+    const file = KubeletRotatingFile.open(options.path, {
+      ...options,
+      buffers: leasedBuffers,
+    });
     return new CriSink(file, flavour, max);
+  }
+
+  /**
+   * A buffer for the copy loop to read into, leased from the WebAssembly
+   * module that {@linkcode CriSink.writeLines} runs in, which then reads it
+   * in place (see {@linkcode LogSink.readBuffer}). Given back at
+   * {@linkcode CriSink.close}.
+   *
+   * @param length Bytes.
+   * @returns The buffer; an ordinary array when the arena is used up.
+   */
+  readBuffer(length: number): Uint8Array {
+    const buffer = leasedBuffers.lease(length) ?? new Uint8Array(length);
+    this.#readBuffers.push(buffer);
+    return buffer;
+  }
+
+  /**
+   * Writes a record for each whole line at the start of `chunk[start, end)`
+   * in one pass (see {@linkcode LogSink.writeLines}): what
+   * {@linkcode CriSink.write} writes for a line that came in one piece, an
+   * `F` record, with the `\r` rule of the flavour. Takes nothing while the
+   * stream holds part of a line, and stops at a line whose content is longer
+   * than `maxLineSize` (the pieces path cuts it into `P` records).
+   * `maxPiece` does not matter: the pieces of a line are joined here.
+   */
+  writeLines(
+    stream: StreamName,
+    chunk: Uint8Array,
+    start: number,
+    end: number,
+    _maxPiece: number,
+    time: LogTime,
+  ): number {
+    const st = this.#streams[stream];
+    if (st.len > 0) return start;
+    const wasm = JsonEscapeWasm.get();
+    const file = this.#file;
+    const prefix = this.#encoder.fullPrefix(time, stream);
+    let i = start;
+    while (i < end) {
+      const longest = this.#max > 0
+        ? Math.min(end - i, this.#max + 1)
+        : end - i;
+      // Room for the longest record the rest could make, and the slack the
+      // copy needs (it stores 16 bytes at a time).
+      const pos = file.reserve(this.#encoder.maxRecordLength(longest) + 48);
+      const recordsEnd = wasm.encodeCriLines(
+        file.buffer,
+        pos,
+        chunk,
+        i,
+        end,
+        prefix,
+        this.#max,
+        this.#dropCr,
+        Math.max(1, file.bytesBeforeRotation),
+      );
+      if (recordsEnd === pos) break;
+      file.commit(recordsEnd);
+      i = wasm.lineEnd;
+    }
+    // No P record is open: a stream holds nothing only after an F record.
+    return i;
   }
 
   /** The log file's path. */
@@ -214,6 +283,9 @@ export class CriSink implements LogSink {
    *   {@linkcode KubeletRotatingFile.close}).
    */
   async close(endedStreams: StreamName[] = []): Promise<void> {
+    for (const buffer of this.#readBuffers.splice(0)) {
+      leasedBuffers.release(buffer);
+    }
     for (const stream of ["stdout", "stderr"] as const) {
       const st = this.#streams[stream];
       if (st.len > 0) {

@@ -1,6 +1,6 @@
 ;; The json-file escaper in WebAssembly with 128-bit SIMD: the hot path of
-;; src/json_file.ts (escapeRange), byte for byte the same output; and a
-;; newline search for src/line_framer.ts.
+;; src/json_file.ts (escapeRange), byte for byte the same output; CRI
+;; records for src/cri_sink.ts; and a newline search for src/line_framer.ts.
 ;;
 ;; Assembled by scripts/build_wasm.ts into src/_json_escape_wasm.ts; loaded by
 ;; src/json_escape_wasm.ts, which owns the memory and its layout.
@@ -383,7 +383,106 @@
           (br $scan))))
     (i32.sub (i32.add (local.get $i) (i32.ctz (local.get $m))) (local.get $src)))
 
-  ;; Bytes written by the last encodeLines.
+  ;; Writes one CRI record for each whole line at the start of the `len`
+  ;; bytes at `src`: the `prefixLen` bytes at `prefix` (`TIME STREAM F `),
+  ;; the line's content and a `\n`. The content is the line without its
+  ;; `\n`, and without a `\r` before it when `dropCr` is set (the cri
+  ;; flavour). Stops at the first line with no `\n` in the input or whose
+  ;; content is longer than `maxContent` (when not 0), when `budget` bytes
+  ;; or more have been written (a record is begun only below it), or when
+  ;; the next record does not fit the `cap` bytes at `dst` (it is copied 16
+  ;; bytes at a time and never written past `cap`). Returns the input bytes
+  ;; consumed; $written holds the bytes written and $stop why it stopped
+  ;; (as for encodeLines; 1 also for a line too long).
+  (func (export "encodeCriLines")
+    (param $src i32) (param $len i32) (param $prefix i32) (param $prefixLen i32)
+    (param $maxContent i32) (param $dropCr i32)
+    (param $dst i32) (param $cap i32) (param $budget i32)
+    (result i32)
+    (local $i i32) (local $end i32) (local $o i32) (local $p i32) (local $q i32)
+    (local $k i32) (local $m i32) (local $n i32) (local $limit i32)
+    (local $reason i32) (local $v v128) (local $nl v128)
+    (local.set $nl (i8x16.splat (i32.const 0x0a)))
+    (local.set $i (local.get $src))
+    (local.set $end (i32.add (local.get $src) (local.get $len)))
+    (local.set $o (local.get $dst))
+    ;; Stores stay below this address.
+    (local.set $limit (i32.add (local.get $dst) (local.get $cap)))
+    (block $out
+      (loop $line
+        (br_if $out (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $reason (i32.const 2))
+        (br_if $out
+          (i32.ge_u (i32.sub (local.get $o) (local.get $dst)) (local.get $budget)))
+        (local.set $reason (i32.const 3))
+        (br_if $out
+          (i32.gt_s
+            (i32.add (i32.add (local.get $o) (local.get $prefixLen)) (i32.const 32))
+            (local.get $limit)))
+        (local.set $k (i32.const 0))
+        (loop $copy
+          (v128.store (i32.add (local.get $o) (local.get $k))
+            (v128.load (i32.add (local.get $prefix) (local.get $k))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br_if $copy (i32.lt_u (local.get $k) (local.get $prefixLen))))
+        ;; The line, copied 16 bytes at a time until its `\n`.
+        (local.set $p (local.get $i))
+        (local.set $q (i32.add (local.get $o) (local.get $prefixLen)))
+        (loop $scan
+          (local.set $reason (i32.const 3))
+          (br_if $out
+            (i32.gt_s (i32.add (local.get $q) (i32.const 16)) (local.get $limit)))
+          (local.set $v (v128.load (local.get $p)))
+          (v128.store (local.get $q) (local.get $v))
+          (local.set $m (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $nl))))
+          (local.set $n (i32.sub (local.get $end) (local.get $p)))
+          (if (i32.lt_u (local.get $n) (i32.const 16))
+            (then
+              ;; Keep the bits of bytes before the end only.
+              (local.set $m
+                (i32.and (local.get $m)
+                  (i32.sub (i32.shl (i32.const 1) (local.get $n)) (i32.const 1))))))
+          (if (i32.eqz (local.get $m))
+            (then
+              (local.set $reason (i32.const 1))
+              (br_if $out (i32.le_u (local.get $n) (i32.const 16)))
+              (local.set $p (i32.add (local.get $p) (i32.const 16)))
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              ;; Already longer than a record may be: the caller cuts it.
+              (br_if $out
+                (i32.and (i32.ne (local.get $maxContent) (i32.const 0))
+                  (i32.gt_u (i32.sub (local.get $p) (local.get $i))
+                    (i32.add (local.get $maxContent) (i32.const 1)))))
+              (br $scan))))
+        (local.set $k (i32.ctz (local.get $m)))
+        (local.set $p (i32.add (local.get $p) (local.get $k)))
+        (local.set $q (i32.add (local.get $q) (local.get $k)))
+        ;; p: the `\n`; q: where it was copied to. The content is [i, p).
+        ;; (Nested: i32.and would load the byte before an empty line's `\n`
+        ;; too, which may lie before the memory.)
+        (if (i32.and (local.get $dropCr)
+              (i32.gt_u (local.get $p) (local.get $i)))
+          (then
+            (if (i32.eq (i32.load8_u (i32.sub (local.get $p) (i32.const 1)))
+                  (i32.const 0x0d))
+              (then (local.set $q (i32.sub (local.get $q) (i32.const 1)))))))
+        (local.set $reason (i32.const 1))
+        (br_if $out
+          (i32.and (i32.ne (local.get $maxContent) (i32.const 0))
+            (i32.gt_u
+              (i32.sub (local.get $q) (i32.add (local.get $o) (local.get $prefixLen)))
+              (local.get $maxContent))))
+        (i32.store8 (local.get $q) (i32.const 0x0a))
+        (local.set $o (i32.add (local.get $q) (i32.const 1)))
+        (local.set $i (i32.add (local.get $p) (i32.const 1)))
+        (br $line)))
+    (global.set $stop
+      (select (i32.const 0) (local.get $reason)
+        (i32.ge_u (local.get $i) (local.get $end))))
+    (global.set $written (i32.sub (local.get $o) (local.get $dst)))
+    (i32.sub (local.get $i) (local.get $src)))
+
+  ;; Bytes written by the last encodeLines or encodeCriLines.
   (func (export "written") (result i32) (global.get $written))
   ;; Why the last encodeLines stopped (see $stop).
   (func (export "stopReason") (result i32) (global.get $stop))

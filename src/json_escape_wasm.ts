@@ -19,6 +19,7 @@
  */
 
 import { JSON_ESCAPE_WASM_BASE64 } from "./_json_escape_wasm.ts";
+import type { BatchBuffers } from "./_write_batch.ts";
 
 const PAGE = 65536;
 /** Slack after each region: the scan reads and writes 16 bytes at a time. */
@@ -59,10 +60,35 @@ interface WasmExports {
     cap: number,
     budget: number,
   ): number;
+  encodeCriLines(
+    src: number,
+    len: number,
+    prefix: number,
+    prefixLen: number,
+    maxContent: number,
+    dropCr: number,
+    dst: number,
+    cap: number,
+    budget: number,
+  ): number;
   written(): number;
   stopReason(): number;
   findNewline(src: number, len: number): number;
 }
+
+/**
+ * One call of an encoder export on a window: input at `from` (`n` bytes of
+ * the `rest` left), output to `dst` (`cap` bytes), at most `budget` bytes.
+ * Returns the input bytes used.
+ */
+type WindowEncoder = (
+  from: number,
+  n: number,
+  rest: number,
+  dst: number,
+  cap: number,
+  budget: number,
+) => number;
 
 let shared: JsonEscapeWasm | undefined;
 
@@ -265,8 +291,105 @@ export class JsonEscapeWasm {
     budget: number,
   ): number {
     const wasm = this.#exports;
-    const memory = this.#memory;
     const slot = this.#trailerSlot(trailer);
+    return this.#encodeWindows(
+      out,
+      pos,
+      src,
+      start,
+      end,
+      budget,
+      (from, n, rest, dst, cap, left) =>
+        wasm.encodeLines(
+          from,
+          n,
+          rest,
+          maxPiece,
+          slot,
+          trailer.length,
+          dst,
+          cap,
+          left,
+        ),
+    );
+  }
+
+  /**
+   * Writes a CRI record (`TIME STREAM F CONTENT\n`, as `CriEncoder`) for
+   * each whole line at the start of `src[start, end)`: `prefix`, then the
+   * line without its `\n` (and without a `\r` before it when `dropCr`),
+   * then `\n`. Stops at the first line whose `\n` is not before `end`, or
+   * whose content is longer than `maxContent` (when not 0), when `budget`
+   * bytes or more have been written (a record is begun only below it), or
+   * when the next record does not fit `out`. A leased `src` or `out` is
+   * worked on in place; others go through 64 KiB and 256 KiB windows, and
+   * then a line longer than 64 KiB stops it.
+   *
+   * @param out Where to write.
+   * @param pos Index in `out` to start at.
+   * @param src The bytes read.
+   * @param start Index of the first line's first byte.
+   * @param end Index after the last byte that may be used.
+   * @param prefix `TIME STREAM F `, at most 4 KiB. Kept by identity: pass
+   *   the same array for the same bytes.
+   * @param maxContent Longest content, in bytes; 0 for no limit.
+   * @param dropCr Whether a `\r` before the `\n` is dropped (cri flavour).
+   * @param budget Bytes after which no record is begun; `Infinity` for none.
+   * @returns The index in `out` after the last record;
+   *   {@linkcode JsonEscapeWasm.lineEnd} is the index in `src` after the
+   *   last line written.
+   */
+  encodeCriLines(
+    out: Uint8Array,
+    pos: number,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    prefix: Uint8Array,
+    maxContent: number,
+    dropCr: boolean,
+    budget: number,
+  ): number {
+    const wasm = this.#exports;
+    const slot = this.#trailerSlot(prefix);
+    return this.#encodeWindows(
+      out,
+      pos,
+      src,
+      start,
+      end,
+      budget,
+      (from, n, _rest, dst, cap, left) =>
+        wasm.encodeCriLines(
+          from,
+          n,
+          slot,
+          prefix.length,
+          maxContent,
+          dropCr ? 1 : 0,
+          dst,
+          cap,
+          left,
+        ),
+    );
+  }
+
+  /**
+   * Runs `encode` over `src[start, end)` into `out` from `pos`: in place
+   * for leased buffers, else through the input and output windows, until
+   * it stops for good. Sets {@linkcode JsonEscapeWasm.lineEnd}.
+   */
+  #encodeWindows(
+    out: Uint8Array,
+    pos: number,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    budget: number,
+    encode: WindowEncoder,
+  ): number {
+    const wasm = this.#exports;
+    const memory = this.#memory;
     // Leased buffers are worked on in place; others through the windows.
     const srcInPlace = this.#holds(src);
     const outInPlace = this.#holds(out);
@@ -285,13 +408,10 @@ export class JsonEscapeWasm {
         memory.set(src.subarray(i, i + n), IN);
         from = IN;
       }
-      const used = wasm.encodeLines(
+      const used = encode(
         from,
         n,
         Math.min(end - i, MAX_I32),
-        maxPiece,
-        slot,
-        trailer.length,
         outInPlace ? out.byteOffset + o : OUT,
         Math.max(cap, 0),
         Math.min(left, MAX_I32),
@@ -309,7 +429,7 @@ export class JsonEscapeWasm {
         continue;
       }
       // STOP_NOT_WHOLE: with lines before it, the line may be whole past
-      // the window (a window from its start holds maxPiece bytes).
+      // the window.
       if (stop === STOP_NOT_WHOLE && windowEnd < end && used > 0) continue;
       break;
     }
@@ -370,3 +490,26 @@ export class JsonEscapeWasm {
     return TRAILER + k * (TRAILER_SIZE + SLACK);
   }
 }
+
+/**
+ * Buffers leased from the process's escaper ({@linkcode JsonEscapeWasm.lease}),
+ * for the sinks' read buffers and write batches: the escaper then reads and
+ * writes them in place. `lease` returns `null` (an ordinary array, then)
+ * when the arena is used up or the runtime lacks WebAssembly SIMD.
+ */
+export const leasedBuffers: BatchBuffers = {
+  lease(length) {
+    try {
+      return JsonEscapeWasm.get().lease(length);
+    } catch {
+      return null;
+    }
+  },
+  release(buffer) {
+    // A buffer that was never leased was not taken from it: nothing to do.
+    if (buffer.length === 0) return;
+    try {
+      JsonEscapeWasm.get().release(buffer);
+    } catch { /* no WebAssembly SIMD: nothing was leased */ }
+  },
+};

@@ -7,34 +7,9 @@
 
 import { formatRfc3339Nano, type LogTime } from "./clock.ts";
 import { JsonFileEncoder, type StreamName } from "./json_file.ts";
-import { JsonEscapeWasm } from "./json_escape_wasm.ts";
-import {
-  type BatchBuffers,
-  RotatingFile,
-  type RotationOptions,
-} from "./rotating_file.ts";
+import { leasedBuffers } from "./json_escape_wasm.ts";
+import { RotatingFile, type RotationOptions } from "./rotating_file.ts";
 import type { LogSink } from "./sink.ts";
-
-/**
- * Buffers leased from the escaper's memory, so that it reads and writes
- * them in place; ordinary arrays where WebAssembly SIMD is missing.
- */
-const wasmBuffers: BatchBuffers = {
-  lease(length) {
-    try {
-      return JsonEscapeWasm.get().lease(length);
-    } catch {
-      return null;
-    }
-  },
-  release(buffer) {
-    // A buffer that was never leased was not taken from it: nothing to do.
-    if (buffer.length === 0) return;
-    try {
-      JsonEscapeWasm.get().release(buffer);
-    } catch { /* no WebAssembly SIMD: nothing was leased */ }
-  },
-};
 
 /** Where and how a {@linkcode JsonFileSink} writes. */
 export interface JsonFileSinkOptions extends RotationOptions {
@@ -74,7 +49,7 @@ export class JsonFileSink implements LogSink {
   static open(options: JsonFileSinkOptions): JsonFileSink {
     const file = RotatingFile.open(options.path, {
       ...options,
-      buffers: wasmBuffers,
+      buffers: leasedBuffers,
     });
     return new JsonFileSink(file, new JsonFileEncoder(options.attrs));
   }
@@ -90,7 +65,7 @@ export class JsonFileSink implements LogSink {
    *   runtime lacks WebAssembly SIMD.
    */
   readBuffer(length: number): Uint8Array {
-    const buffer = wasmBuffers.lease(length) ?? new Uint8Array(length);
+    const buffer = leasedBuffers.lease(length) ?? new Uint8Array(length);
     this.#readBuffers.push(buffer);
     return buffer;
   }
@@ -183,7 +158,7 @@ export class JsonFileSink implements LogSink {
   /** Flushes, waits for compressions and closes the file. */
   async close(): Promise<void> {
     for (const buffer of this.#readBuffers.splice(0)) {
-      wasmBuffers.release(buffer);
+      leasedBuffers.release(buffer);
     }
     await this.#file.close();
   }

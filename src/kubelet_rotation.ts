@@ -6,7 +6,7 @@
  * @module
  */
 
-import { WriteBatch } from "./_write_batch.ts";
+import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
@@ -38,6 +38,11 @@ export interface KubeletRotationOptions {
    * kubelet does.
    */
   retirer?: LogRetirer;
+  /**
+   * Where the batch's buffer (about 1 MiB) comes from; ordinary arrays
+   * without one (see `RotationOptions.buffers`).
+   */
+  buffers?: BatchBuffers;
 }
 
 /** A rotated file, newest last in the list. */
@@ -98,7 +103,7 @@ export class KubeletRotatingFile {
   #maxFile: number;
   #now: () => number;
   #retirer: LogRetirer | undefined;
-  #batch = new WriteBatch();
+  #batch: WriteBatch;
   #rotated: Rotated[];
   #lastStamp: number;
   #job: Promise<void> | undefined;
@@ -117,6 +122,7 @@ export class KubeletRotatingFile {
     this.#maxFile = options.maxFile ?? 5;
     this.#now = options.now ?? Date.now;
     this.#retirer = options.retirer;
+    this.#batch = new WriteBatch(options.buffers);
     this.#rotated = rotated;
     this.#lastStamp = rotated.length > 0 ? rotated.at(-1)!.stamp : -Infinity;
   }
@@ -160,6 +166,15 @@ export class KubeletRotatingFile {
   /** Bytes in the current file, the batch included. */
   get size(): number {
     return this.#size + this.#batch.length;
+  }
+
+  /**
+   * Bytes that may still be added before the file reaches `maxSize` (the next
+   * entry rotates), `Infinity` without `maxSize`. A writer of many entries at
+   * once begins one only while it has written fewer.
+   */
+  get bytesBeforeRotation(): number {
+    return this.#maxSize - this.size;
   }
 
   /** The batch buffer that {@linkcode KubeletRotatingFile.reserve} makes room in. */
@@ -324,6 +339,7 @@ export class KubeletRotatingFile {
    */
   async close(): Promise<void> {
     this.flush();
+    this.#batch.release();
     this.#file.close();
     while (this.#job !== undefined) await this.#job;
     if (this.#errors.length > 0) {

@@ -83,18 +83,25 @@ async function logThrough(
   options: Omit<CriSinkOptions, "path"> & {
     stderr?: Uint8Array[];
     clock?: LogClock;
+    /** Hide the sink's fast path: every line through the framer's pieces. */
+    piecesOnly?: boolean;
   } = {},
 ): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/0.log`;
     const sink = CriSink.open({ ...options, path });
+    const piecesOnly = {
+      write: sink.write.bind(sink),
+      flush: sink.flush.bind(sink),
+      close: sink.close.bind(sink),
+    };
     const result = await copyStreams(
       {
         stdout: chunkReader(Array.isArray(stdout) ? stdout : [stdout]),
         stderr: chunkReader(options.stderr ?? []),
       },
-      sink,
+      options.piecesOnly ? piecesOnly : sink,
       { clock: options.clock ?? fixedClock() },
     );
     await sink.close(result.ended);
@@ -544,6 +551,90 @@ Deno.test("property: any bytes through copyStreams and CriSink read back as writ
     ),
     { numRuns: 120 },
   );
+});
+
+Deno.test("property: CriSink writes the same log, times included, whether its writeLines fast path takes whole lines or the framer's pieces come one by one", async () => {
+  const chunksOf = (input: Uint8Array, sizes: number[]) => {
+    const chunks: Uint8Array[] = [];
+    for (let off = 0, k = 0; off < input.length; k++) {
+      const n = sizes[k % sizes.length];
+      chunks.push(input.subarray(off, off + n));
+      off += n;
+    }
+    return chunks;
+  };
+  // Lines longer than the framer's 16 KiB pieces, across reads.
+  const longLines = fc.array(
+    fc.tuple(
+      fc.constantFrom("x", "€", "😀"),
+      fc.integer({ min: 1, max: 20_000 }),
+      fc.constantFrom("\n", "\r\n", ""),
+    ).map(([unit, n, end]) => utf8.encode(unit.repeat(n) + end)),
+    { maxLength: 4 },
+  ).map(concat);
+  const bytes = fc.oneof(streamBytes, longLines);
+  await fc.assert(
+    fc.asyncProperty(
+      bytes,
+      bytes,
+      maxLineSizes,
+      flavours,
+      fc.array(fc.integer({ min: 1, max: 70_000 }), {
+        minLength: 1,
+        maxLength: 6,
+      }),
+      async (out, err, maxLineSize, flavour, sizes) => {
+        const options = (piecesOnly: boolean) => ({
+          maxLineSize,
+          flavour,
+          stderr: chunksOf(err, sizes.toReversed()),
+          clock: tickingClock(),
+          piecesOnly,
+        });
+        const fast = await logThrough(chunksOf(out, sizes), options(false));
+        const pieces = await logThrough(chunksOf(out, sizes), options(true));
+        assert.equal(text.decode(fast), text.decode(pieces));
+        assert.deepEqual(fast, pieces);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("CriSink's fast path: \r\n, a lone \r, an empty line, a line at max-line-size and one past it", async () => {
+  const input = utf8.encode(
+    "a\r\nb\rc\n\n" + "x".repeat(10) + "\n" + "y".repeat(11) + "\r\nz\n",
+  );
+  for (const flavour of ["cri", "k8s-file"] as const) {
+    const log = text.decode(
+      await logThrough([input], { maxLineSize: 10, flavour }),
+    );
+    const body = log.split("\n").slice(0, -1).map((l) =>
+      l.slice(l.indexOf(" ") + 1)
+    );
+    assert.deepEqual(
+      body,
+      flavour === "cri"
+        ? [
+          "stdout F a",
+          "stdout F b\rc",
+          "stdout F ",
+          `stdout F ${"x".repeat(10)}`,
+          `stdout P ${"y".repeat(10)}`,
+          "stdout F y",
+          "stdout F z",
+        ]
+        : [
+          "stdout F a\r",
+          "stdout F b\rc",
+          "stdout F ",
+          `stdout F ${"x".repeat(10)}`,
+          `stdout P ${"y".repeat(10)}`,
+          "stdout F y\r",
+          "stdout F z",
+        ],
+    );
+  }
 });
 
 Deno.test("property: any pieces written straight to CriSink, cut anywhere (between \\r and \\n too), read back as written", async () => {

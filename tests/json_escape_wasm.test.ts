@@ -510,3 +510,92 @@ Deno.test("JsonFileEncoder.encodeLines() writes the same without WebAssembly, wh
     assert.equal(encoder.lineEnd, expected.lineEnd);
   }
 });
+
+/** CRI records for the whole lines of `src`, as `CriSink` writes them. */
+function referenceCri(
+  src: Uint8Array,
+  prefix: Uint8Array,
+  maxContent: number,
+  dropCr: boolean,
+  budget: number,
+  room: number,
+  window: number,
+): { out: Uint8Array; lineEnd: number } {
+  const parts: Uint8Array[] = [];
+  let written = 0;
+  let i = 0;
+  while (i < src.length && written < budget) {
+    const nl = src.indexOf(0x0a, i);
+    if (nl === -1 || nl - i >= window) break;
+    const end = dropCr && nl > i && src[nl - 1] === 0x0d ? nl - 1 : nl;
+    if (maxContent > 0 && end - i > maxContent) break;
+    // Room: the record, and the 16-byte stores of the copy (never past it).
+    const stores = prefix.length + 16 * (Math.floor((nl - i) / 16) + 1);
+    if (room - written < Math.max(stores, prefix.length + 32)) break;
+    const record = concat([prefix, src.subarray(i, end), enc.encode("\n")]);
+    parts.push(record);
+    written += record.length;
+    i = nl + 1;
+  }
+  return { out: concat(parts), lineEnd: i };
+}
+
+Deno.test("JsonEscapeWasm.encodeCriLines() writes CriSink's F records for whole lines, whatever the budget, room and max-line-size, in leased buffers or not (property)", () => {
+  const wasm = JsonEscapeWasm.get();
+  const prefix = enc.encode("2026-11-29T15:54:16.5677335Z stderr F ");
+  const cri = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom("a", " ", "\r", "\n", "€", "\xff"),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom("x", "😀"), fc.nat(20_000)).map((
+        [unit, n],
+      ) => unit.repeat(n)),
+    },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(cri, { maxLength: 60 }).map((p) => enc.encode(p.join(""))),
+      fc.constantFrom(0, 5, 100, 16_384),
+      fc.boolean(),
+      fc.option(fc.integer({ min: 1, max: 5000 }), { nil: Infinity }),
+      fc.integer({ min: 0, max: 300_000 }),
+      fc.boolean(),
+      fc.boolean(),
+      (src, maxContent, dropCr, budget, room, leasedSrc, leasedOut) => {
+        const expected = referenceCri(
+          src,
+          prefix,
+          maxContent,
+          dropCr,
+          budget,
+          room,
+          leasedSrc ? Infinity : 64 * 1024,
+        );
+        placed(
+          src,
+          leasedSrc,
+          (s) =>
+            placed(new Uint8Array(room + 3), leasedOut, (out) => {
+              const end = wasm.encodeCriLines(
+                out,
+                3,
+                s,
+                0,
+                s.length,
+                prefix,
+                maxContent,
+                dropCr,
+                budget,
+              );
+              assert.deepEqual(out.subarray(3, end), expected.out);
+              assert.equal(wasm.lineEnd, expected.lineEnd);
+            }),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
