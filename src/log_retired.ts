@@ -31,7 +31,13 @@ export function retiredPath(
 
 /**
  * Lists the retired files of a log (see {@linkcode retiredPath}), oldest
- * first.
+ * first: every file retired before the call and not deleted since, up to
+ * the newest one listed, and never a file without those retired before it.
+ * A folder read while files are renamed into it is no snapshot (`readdir`
+ * may leave out a name added during the read and show one added after
+ * it), so the folder is read twice: every file retired before the second
+ * read began is in it, and only the files up to the newest of the first
+ * read are listed; later ones are for the next call.
  *
  * Needs `--allow-read` for the folder.
  *
@@ -45,26 +51,34 @@ export function listRetiredFiles(
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   const base = path.slice(slash + 1);
-  const found: (RotatedName & { retiredMs: number; n: number })[] = [];
-  try {
-    for (const entry of Deno.readDirSync(dir)) {
-      if (!entry.name.startsWith(base)) continue;
-      const m = RETIRED.exec(entry.name.slice(base.length));
-      if (m === null) continue;
-      found.push({
-        path: `${dir === "/" ? "" : dir}/${entry.name}`,
-        compressed: m[3] !== undefined,
-        order: 0,
-        retiredMs: Number(m[1]),
-        n: Number(m[2]),
-      });
+  type Retired = RotatedName & { retiredMs: number; n: number };
+  const compare = (a: Retired, b: Retired) =>
+    a.retiredMs - b.retiredMs || a.n - b.n;
+  const read = (): Retired[] => {
+    const found: Retired[] = [];
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        if (!entry.name.startsWith(base)) continue;
+        const m = RETIRED.exec(entry.name.slice(base.length));
+        if (m === null) continue;
+        found.push({
+          path: `${dir === "/" ? "" : dir}/${entry.name}`,
+          compressed: m[3] !== undefined,
+          order: 0,
+          retiredMs: Number(m[1]),
+          n: Number(m[2]),
+        });
+      }
+    } catch (error) {
+      if (
+        error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory
+      ) return [];
+      throw error;
     }
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory
-    ) return [];
-    throw error;
-  }
-  return found.sort((a, b) => a.retiredMs - b.retiredMs || a.n - b.n);
+    return found.sort(compare);
+  };
+  const newest = read().at(-1);
+  if (newest === undefined) return [];
+  return read().filter((f) => compare(f, newest) <= 0);
 }

@@ -3,6 +3,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import {
   closeAll,
   type KeptFile,
+  listRetiredFiles,
   listRotatedFiles,
   LogFileSet,
   openLogFile,
@@ -206,6 +207,102 @@ for (const compress of [false, true]) {
           set.close();
           await followed?.end();
         }
+      }
+    });
+  });
+}
+
+/**
+ * Makes the next `times` listings of a folder slow, as in a large folder:
+ * `during` runs while each one reads it, and the listing shows what
+ * `readdir` may show of a folder changed meanwhile: every name there when
+ * it began and, of the retired files added since, only the newest.
+ * Returns the function that puts things back.
+ */
+function racyListings(times: number, during: () => void): () => void {
+  const readDirSync = Deno.readDirSync;
+  const retiredOrder = (name: string) =>
+    Number(/\.retired-\d+-(\d+)/.exec(name)?.[1] ?? -1);
+  let left = times;
+  Deno.readDirSync = (path) => {
+    const before = [...readDirSync(path)];
+    if (left === 0) return before.values();
+    left--;
+    const names = new Set(before.map((e) => e.name));
+    during();
+    const retired = [...readDirSync(path)]
+      .filter((e) => !names.has(e.name) && retiredOrder(e.name) !== -1)
+      .sort((a, b) => retiredOrder(a.name) - retiredOrder(b.name));
+    return [...before, ...retired.slice(-1)].values();
+  };
+  return () => {
+    Deno.readDirSync = readDirSync;
+  };
+}
+
+Deno.test("listRetiredFiles() lists no retired file without those retired before it, though a read of the folder misses names added during it", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    const retire = (n: number) =>
+      Deno.writeTextFileSync(retiredPath(path, 10 + n, n, false), `${n}\n`);
+    retire(0);
+    let next = 1;
+    // Each read shows 0 and the newest of the two retired during it.
+    const restore = racyListings(2, () => {
+      retire(next++);
+      retire(next++);
+    });
+    try {
+      // Complete up to 2, the newest of the first read; 3 and 4 are for
+      // the next call.
+      assert.deepEqual(
+        listRetiredFiles(path).map((r) => r.path.slice(dir.length + 1)),
+        ["x.log.retired-10-0", "x.log.retired-11-1", "x.log.retired-12-2"],
+      );
+    } finally {
+      restore();
+    }
+  });
+});
+
+for (const compress of [false, true]) {
+  const label = compress ? " with compress" : "";
+  Deno.test(`LogFileSet.discover() reads each file once and in order when a listing of the folder misses a file retired during it${label}`, async () => {
+    await withDir(async (dir) => {
+      const path = `${dir}/x.log`;
+      Deno.writeTextFileSync(path, "");
+      const followed = await followedRetirer(path);
+      const writer = new ScriptedWriter(path, 3, {
+        compress,
+        retirer: followed.retirer,
+      });
+      const set = new LogFileSet(path);
+      let restore = () => {};
+      try {
+        const files = set.open();
+        writer.write();
+        for (let r = 0; r < 3; r++) {
+          writer.rotate(); // the follower's file is retired on the third
+          writer.write();
+        }
+        // The writer rotates 4 times during each of the next 6 listings, so
+        // that each one shows a file newer than the file being written when
+        // it began, and misses that file, retired during it too.
+        restore = racyListings(6, () => {
+          for (let r = 0; r < 4; r++) {
+            writer.rotate();
+            writer.write();
+          }
+        });
+        for (let look = 0; look < 12; look++) files.push(...set.discover());
+        restore();
+        files.push(...set.discover());
+        assert.ok(files.every((f) => !f.gapBefore));
+        assert.equal(contents(set, files), numbers(0, writer.written));
+      } finally {
+        restore();
+        set.close();
+        await followed.end();
       }
     });
   });
