@@ -421,6 +421,16 @@ function takeStock(path: string): Rotated[] {
  * `<path>.YYYYMMDD-hhmmss.gz` that are in use (not `.tmp`, not an
  * uncompressed file whose `.gz` exists), sorted by name, then `path` itself.
  *
+ * Each rotated file there when the call begins and still there when it
+ * returns is listed once, though its compression finishes meanwhile. One
+ * read of the folder may show neither name of a file whose compression
+ * finishes during it (`readdir` may leave out names added or removed
+ * during a read), so the folder is read twice and the names either read
+ * shows are taken: if the uncompressed file was unlinked before the end of
+ * the first read, the `.gz` was made before the second began, which shows
+ * it; if not, the first showed the uncompressed file. That one may be gone
+ * by the time it is read: the file is then at `<name>.gz`.
+ *
  * Needs `--allow-read` for the file's folder.
  *
  * @param path The current log file's path.
@@ -430,19 +440,21 @@ export function listKubeletLogs(path: string): string[] {
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   const prefix = `${path.slice(slash + 1)}.`;
-  const names: string[] = [];
-  try {
-    for (const entry of Deno.readDirSync(dir)) {
-      if (entry.name.startsWith(prefix)) names.push(entry.name);
+  const names = new Set<string>();
+  for (let read = 0; read < 2; read++) {
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        if (entry.name.startsWith(prefix)) names.add(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const inUse = names.filter((name) => {
+  const inUse = [...names].filter((name) => {
     const parts = name.slice(prefix.length).split(".");
     if (!STAMP.test(parts[0])) return false;
     if (parts.length === 2) return parts[1] === "gz";
-    return parts.length === 1 && !names.includes(`${name}.gz`);
+    return parts.length === 1 && !names.has(`${name}.gz`);
   }).sort();
   const base = slash === -1 ? "" : path.slice(0, slash + 1);
   return [...inUse.map((name) => `${base}${name}`), path];

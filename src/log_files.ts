@@ -54,6 +54,19 @@ export interface RotatedName {
  * uncompressed one is listed: both hold the same entries. Files being
  * written by a compression (`.compressing-…`, `.tmp`) are not listed.
  *
+ * Each rotated file there when the call begins and still there when it
+ * returns is listed, under one of its names, though its compression
+ * finishes meanwhile (a rotation meanwhile may rename it: callers check for
+ * that). One read of a folder while files change in it is no snapshot:
+ * `readdir` may leave out names added or removed during it, so a read
+ * during which a compression finishes (`X.gz` made, then `X` unlinked) may
+ * show neither name. So the folder is read twice, and what either read
+ * shows is listed, `X` and `X.gz` as one file: if `X` was unlinked before
+ * the first read ended, `X.gz` was made before the second began, which
+ * shows it; if not, `X` was there throughout the first. An uncompressed
+ * name listed may be gone by the time it is opened: the file is then at
+ * `X.gz`.
+ *
  * Needs `--allow-read` for the folder.
  *
  * @param path The log file's path.
@@ -67,17 +80,19 @@ export function listRotatedFiles(path: string): RotatedName[] {
   const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   const base = path.slice(slash + 1);
   const found = new Map<number, RotatedName>();
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory
-    ) return [];
-    throw error;
-  }
-  for (const entry of entries) {
+  const read = (): Deno.DirEntry[] => {
+    try {
+      return [...Deno.readDirSync(dir)];
+    } catch (error) {
+      if (
+        error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory
+      ) return [];
+      throw error;
+    }
+  };
+  // The first read, then the second (see above).
+  for (const entry of [...read(), ...read()]) {
     if (!entry.name.startsWith(base) || entry.name === base) continue;
     const suffix = entry.name.slice(base.length);
     let order: number;
@@ -105,7 +120,11 @@ export function listRotatedFiles(path: string): RotatedName[] {
  * first, the file being written last. A rotation that happens while the set
  * is opened would shift names under the reader (a file read twice, or one
  * missed), so the set is opened again until the file being written is the
- * same before and after (each rotation makes a new one).
+ * same before and after (each rotation makes a new one). A compression
+ * that finishes meanwhile leaves the file being written alone, so that
+ * check cannot see it: the listing misses no file for it (see
+ * {@linkcode listRotatedFiles}), and a file listed uncompressed and
+ * compressed since is opened as `.gz`.
  *
  * Needs `--allow-read` for the folder.
  *
@@ -573,6 +592,7 @@ export class LogFileSet {
     }
     // Names do not move, but rotations may go on while the folder is
     // listed: files newer than `fresh` may be listed, after its new name.
+    // Compressions finishing meanwhile hide no file (see listRotatedFiles).
     const rotated = listRotatedFiles(this.path);
     const freshIsCurrent = sameFile(this.path, fresh.ino);
     let found = -1;

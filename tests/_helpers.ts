@@ -1,5 +1,6 @@
 /** Helpers shared by the tests. */
 
+import { gzipSync } from "node:zlib";
 import type { LogTime } from "../src/clock.ts";
 import type { ByteReader } from "../src/logger.ts";
 import type { LogSink, StreamName } from "../src/sink.ts";
@@ -97,4 +98,40 @@ export function jsonLines(
   attrs?: Record<string, string>;
 }[] {
   return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+/**
+ * Makes the next listings of a folder slow, as in a large folder: each runs
+ * one of `steps` (a writer's step) while it reads, and shows what `readdir`
+ * may show of a folder changed meanwhile, at the least: only the names
+ * there both before and after the step. A name added or removed during a
+ * read may be left out, and a renamed one may show under neither name.
+ * Listings after the steps are plain. Returns the function that puts
+ * things back.
+ */
+export function listingsDuring(steps: (() => void)[]): () => void {
+  const readDirSync = Deno.readDirSync;
+  let next = 0;
+  Deno.readDirSync = (path) => {
+    const before = [...readDirSync(path)];
+    if (next === steps.length) return before.values();
+    steps[next++]();
+    const after = new Set([...readDirSync(path)].map((e) => e.name));
+    return before.filter((e) => after.has(e.name)).values();
+  };
+  return () => {
+    Deno.readDirSync = readDirSync;
+  };
+}
+
+/**
+ * Finishes the compression of a rotated log file as the writers do: the
+ * complete `<path>.gz` appears (a rename of the finished temporary file),
+ * then `path` is unlinked.
+ */
+export function finishGzip(path: string): void {
+  const tmp = `${path}.tmp`;
+  Deno.writeFileSync(tmp, gzipSync(Deno.readFileSync(path)));
+  Deno.renameSync(tmp, `${path}.gz`);
+  Deno.removeSync(path);
 }

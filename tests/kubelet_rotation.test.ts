@@ -5,7 +5,7 @@ import {
   listKubeletLogs,
   rotationStamp,
 } from "../src/kubelet_rotation.ts";
-import { concat } from "./_helpers.ts";
+import { concat, finishGzip, listingsDuring } from "./_helpers.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -310,6 +310,40 @@ Deno.test("listKubeletLogs() lists logs in use oldest first, then the current fi
     assert.deepEqual(listKubeletLogs(`${dir}/missing/0.log`), [
       `${dir}/missing/0.log`,
     ]);
+  });
+});
+
+Deno.test("listKubeletLogs() lists every log once though compressions finish while the folder is listed", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    const stamps = [
+      "20261129-155410",
+      "20261129-155411",
+      "20261129-155412",
+      "20261129-155413",
+    ];
+    await Deno.writeTextFile(`${path}.${stamps[0]}`, "0\n");
+    finishGzip(`${path}.${stamps[0]}`);
+    for (const stamp of stamps.slice(1)) {
+      await Deno.writeTextFile(`${path}.${stamp}`, `${stamp}\n`);
+    }
+    await Deno.writeTextFile(path, "");
+    // The next two are compressed, one during each listing, which then
+    // shows neither the plain name nor the `.gz` name.
+    const restore = listingsDuring(
+      stamps.slice(1, 3).map((stamp) => () => finishGzip(`${path}.${stamp}`)),
+    );
+    let logs: string[];
+    try {
+      logs = listKubeletLogs(path);
+    } finally {
+      restore();
+    }
+    // One may be listed by its plain name though compressed meanwhile.
+    assert.deepEqual(
+      logs.map((log) => log.replace(/\.gz$/, "")),
+      [...stamps.map((stamp) => `${path}.${stamp}`), path],
+    );
   });
 });
 

@@ -6,14 +6,17 @@ import {
   listRetiredFiles,
   listRotatedFiles,
   LogFileSet,
+  type OpenLogFile,
   openLogFile,
   openLogFiles,
+  readFully,
   retiredPath,
   withRetired,
 } from "../src/log_files.ts";
 import { LogRetirer } from "../src/log_retire.ts";
 import { holdFollowerLock } from "../src/log_lock.ts";
 import { WorkerFileAccess } from "../src/log_keeper.ts";
+import { finishGzip, listingsDuring } from "./_helpers.ts";
 
 const dec = new TextDecoder();
 
@@ -307,6 +310,102 @@ for (const compress of [false, true]) {
     });
   });
 }
+
+/** Reads open log files to text, decompressing `.gz`. */
+function readOpened(files: OpenLogFile[]): string {
+  return files.map((f) => {
+    const bytes = new Uint8Array(f.file.statSync().size);
+    f.file.seekSync(0, Deno.SeekMode.Start);
+    readFully(f.file, bytes);
+    return dec.decode(f.compressed ? gunzipSync(bytes) : bytes);
+  }).join("");
+}
+
+Deno.test("openLogFiles() opens each rotated file once though compressions finish while the folder is listed, with Docker's names and kubelet's", async () => {
+  await withDir((dir) => {
+    // Oldest first; the writers compress the oldest pending file first,
+    // and kubelet never the newest rotated file.
+    const logs = [{
+      path: `${dir}/x.log`,
+      rotated: [".4.gz", ".3", ".2", ".1"],
+      compressing: [".3", ".2", ".1"],
+    }, {
+      path: `${dir}/0.log`,
+      rotated: [
+        ".20261129-155410.gz",
+        ".20261129-155411",
+        ".20261129-155412",
+        ".20261129-155413",
+      ],
+      compressing: [".20261129-155411", ".20261129-155412"],
+    }];
+    for (const { path, rotated, compressing } of logs) {
+      rotated.forEach((suffix, n) => {
+        const text = `${n}\n`;
+        if (suffix.endsWith(".gz")) {
+          Deno.writeFileSync(`${path}${suffix}`, gzipSync(text));
+        } else Deno.writeTextFileSync(`${path}${suffix}`, text);
+      });
+      Deno.writeTextFileSync(path, `${rotated.length}\n`);
+      // A compression finishes during each listing: the listing shows
+      // neither the file's plain name nor its `.gz` name.
+      const restore = listingsDuring(
+        compressing.map((suffix) => () => finishGzip(`${path}${suffix}`)),
+      );
+      let files: OpenLogFile[] = [];
+      try {
+        files = openLogFiles(path);
+      } finally {
+        restore();
+      }
+      try {
+        assert.equal(readOpened(files), numbers(0, rotated.length + 1), path);
+      } finally {
+        closeAll(files);
+      }
+    }
+  });
+});
+
+Deno.test("LogFileSet.discover() reads each file once and in order with kubelet's names though a compression finishes during each listing of the folder", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/0.log`;
+    let n = 0;
+    const write = () => {
+      Deno.writeTextFileSync(path, numbers(n, n + 3), { append: true });
+      n += 3;
+    };
+    Deno.writeTextFileSync(path, "");
+    const set = new LogFileSet(path);
+    let restore = () => {};
+    try {
+      const files = set.open();
+      write();
+      const rotated: string[] = [];
+      for (let r = 0; r < 6; r++) {
+        const name = `${path}.20261129-15541${r}`;
+        Deno.renameSync(path, name);
+        Deno.writeTextFileSync(path, "");
+        rotated.push(name);
+        write();
+      }
+      // A burst of rotations: the first rotated file is compressed, the
+      // next four are waiting for their turn, the newest stays as it is.
+      finishGzip(rotated[0]);
+      restore = listingsDuring(
+        rotated.slice(1, -1).map((name) => () => finishGzip(name)),
+      );
+      const found = set.discover();
+      restore();
+      assert.ok(found.every((f) => !f.gapBefore));
+      files.push(...found);
+      assert.equal(contents(set, files), numbers(0, n));
+    } finally {
+      restore();
+      set.close();
+    }
+  });
+});
 
 Deno.test("LogFileSet.discover() marks a gap where the writer's retirement budget ran out, and still reads the retired files kept after it", async () => {
   await withDir(async (dir) => {
