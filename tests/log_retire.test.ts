@@ -32,9 +32,14 @@ Deno.test("LogRetirer deletes what rotation discards while nobody follows, and r
       assert.equal(retirer.followed, false);
       retirer.remove(`${path}.4`);
       // Out of sight at once, under a name no reader takes for a file kept
-      // for it; unlinked off the write path.
+      // for it; unlinked off the write path, once the caller's synchronous
+      // work (the rest of the rotation's renames) is done.
       assert.deepEqual(retiredNames(path, dir), []);
       assert.ok(!names(dir).includes("x.log.4"));
+      assert.deepEqual(
+        names(dir).map((n) => n.replace(/-\d+-\d+$/, "-PID-N")),
+        ["x.log.deleting-PID-N", "x.log.followers"],
+      );
       await retirer.settle();
       assert.deepEqual(names(dir), ["x.log.followers"]);
 
