@@ -120,7 +120,6 @@ export class CriSink implements LogSink {
   #max: number;
   #dropCr: boolean;
   #streams: Record<StreamName, StreamState>;
-  #readBuffers: Uint8Array[] = [];
 
   private constructor(
     file: KubeletRotatingFile,
@@ -169,16 +168,23 @@ export class CriSink implements LogSink {
   /**
    * A buffer for the copy loop to read into, leased from the WebAssembly
    * module that {@linkcode CriSink.writeLines} runs in, which then reads it
-   * in place (see {@linkcode LogSink.readBuffer}). Given back at
-   * {@linkcode CriSink.close}.
+   * in place (see {@linkcode LogSink.readBuffer}).
    *
    * @param length Bytes.
    * @returns The buffer; an ordinary array when the arena is used up.
    */
   readBuffer(length: number): Uint8Array {
-    const buffer = leasedBuffers.lease(length) ?? new Uint8Array(length);
-    this.#readBuffers.push(buffer);
-    return buffer;
+    return leasedBuffers.lease(length) ?? new Uint8Array(length);
+  }
+
+  /**
+   * Gives back a buffer from {@linkcode CriSink.readBuffer} (see
+   * {@linkcode LogSink.releaseReadBuffer}); any time, even after close.
+   *
+   * @param buffer The buffer.
+   */
+  releaseReadBuffer(buffer: Uint8Array): void {
+    leasedBuffers.release(buffer);
   }
 
   /**
@@ -199,7 +205,8 @@ export class CriSink implements LogSink {
     time: LogTime,
   ): number {
     const st = this.#streams[stream];
-    if (st.len > 0) return start;
+    // Without WebAssembly SIMD the pieces path does it all.
+    if (st.len > 0 || !JsonEscapeWasm.available()) return start;
     const wasm = JsonEscapeWasm.get();
     const file = this.#file;
     const prefix = this.#encoder.fullPrefix(time, stream);
@@ -283,9 +290,6 @@ export class CriSink implements LogSink {
    *   {@linkcode KubeletRotatingFile.close}).
    */
   async close(endedStreams: StreamName[] = []): Promise<void> {
-    for (const buffer of this.#readBuffers.splice(0)) {
-      leasedBuffers.release(buffer);
-    }
     for (const stream of ["stdout", "stderr"] as const) {
       const st = this.#streams[stream];
       if (st.len > 0) {

@@ -7,8 +7,10 @@
  *
  * It also finds newlines 16 bytes at a time, for the framer.
  *
- * The module is compiled on first use (synchronously, under a millisecond),
- * so a driver that writes nothing never loads it. Its memory is fixed
+ * The module is compiled on first use (synchronously, under a millisecond):
+ * when a json-file or CRI sink leases its first buffer, once the driver is
+ * ready. Without WebAssembly SIMD, {@linkcode JsonEscapeWasm.available} is
+ * false and callers take their JavaScript paths. Its memory is fixed
  * (70 pages, 4.4 MiB reserved, touched only as far as it is used): it never
  * grows, so views of it stay valid. Besides its own windows it holds an
  * arena of 4 MiB that callers lease buffers from
@@ -91,6 +93,7 @@ type WindowEncoder = (
 ) => number;
 
 let shared: JsonEscapeWasm | undefined;
+let unavailable = false;
 
 /**
  * Base64 to bytes: `Uint8Array.fromBase64` where the runtime has it (0.1 ms
@@ -201,6 +204,26 @@ export class JsonEscapeWasm {
    */
   static get(): JsonEscapeWasm {
     return shared ??= new JsonEscapeWasm();
+  }
+
+  /**
+   * Whether the module runs here: compiles it on the first call, and is
+   * false for good when the runtime lacks WebAssembly SIMD (V8 on a CPU
+   * without SSE4.1, such as QEMU's default `qemu64`). Callers then take
+   * their JavaScript paths, which write the same bytes.
+   *
+   * @returns True when {@linkcode JsonEscapeWasm.get} succeeds.
+   */
+  static available(): boolean {
+    if (shared !== undefined) return true;
+    if (unavailable) return false;
+    try {
+      JsonEscapeWasm.get();
+      return true;
+    } catch {
+      unavailable = true;
+      return false;
+    }
   }
 
   /** Longest input, in bytes, that {@linkcode JsonEscapeWasm.escape} takes. */
@@ -499,17 +522,12 @@ export class JsonEscapeWasm {
  */
 export const leasedBuffers: BatchBuffers = {
   lease(length) {
-    try {
-      return JsonEscapeWasm.get().lease(length);
-    } catch {
-      return null;
-    }
+    return JsonEscapeWasm.available()
+      ? JsonEscapeWasm.get().lease(length)
+      : null;
   },
   release(buffer) {
-    // A buffer that was never leased was not taken from it: nothing to do.
-    if (buffer.length === 0) return;
-    try {
-      JsonEscapeWasm.get().release(buffer);
-    } catch { /* no WebAssembly SIMD: nothing was leased */ }
+    // Without the module nothing was leased; an empty buffer never was.
+    if (buffer.length > 0 && shared !== undefined) shared.release(buffer);
   },
 };

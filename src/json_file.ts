@@ -229,7 +229,8 @@ export class JsonFileEncoder {
   ): number {
     pos = put(out, pos, this.#head);
     const n = log.length;
-    pos = n >= WASM_MIN_PIECE && n <= JsonEscapeWasm.maxEscapeLength
+    pos = n >= WASM_MIN_PIECE && n <= JsonEscapeWasm.maxEscapeLength &&
+        JsonEscapeWasm.available()
       ? JsonEscapeWasm.get().escape(log, out, pos)
       : escapeJsonBytes(log, out, pos);
     pos = put(out, pos, this.#middle[stream]);
@@ -309,7 +310,10 @@ export class JsonFileEncoder {
     budget = Infinity,
   ): number {
     const trailer = this.#trailer(stream, time);
-    if (JsonEscapeWasm.supports(maxPiece, trailer.length)) {
+    if (
+      JsonEscapeWasm.supports(maxPiece, trailer.length) &&
+      JsonEscapeWasm.available()
+    ) {
       const wasm = JsonEscapeWasm.get();
       const o = wasm.encodeLines(
         out,

@@ -32,7 +32,6 @@ export class JsonFileSink implements LogSink {
   #time: LogTime | undefined;
   #timeText = "";
   #timeBytes = new Uint8Array(0);
-  #readBuffers: Uint8Array[] = [];
 
   private constructor(file: RotatingFile, encoder: JsonFileEncoder) {
     this.#file = file;
@@ -57,17 +56,24 @@ export class JsonFileSink implements LogSink {
   /**
    * A buffer for the copy loop to read into, leased from the escaper's
    * WebAssembly memory: {@linkcode JsonFileSink.writeLines} escapes it in
-   * place (see {@linkcode LogSink.readBuffer}). Given back at
-   * {@linkcode JsonFileSink.close}.
+   * place (see {@linkcode LogSink.readBuffer}).
    *
    * @param length Bytes.
    * @returns The buffer; an ordinary array when the arena is used up or the
    *   runtime lacks WebAssembly SIMD.
    */
   readBuffer(length: number): Uint8Array {
-    const buffer = leasedBuffers.lease(length) ?? new Uint8Array(length);
-    this.#readBuffers.push(buffer);
-    return buffer;
+    return leasedBuffers.lease(length) ?? new Uint8Array(length);
+  }
+
+  /**
+   * Gives back a buffer from {@linkcode JsonFileSink.readBuffer} (see
+   * {@linkcode LogSink.releaseReadBuffer}); any time, even after close.
+   *
+   * @param buffer The buffer.
+   */
+  releaseReadBuffer(buffer: Uint8Array): void {
+    leasedBuffers.release(buffer);
   }
 
   /** The log file's path. */
@@ -157,9 +163,6 @@ export class JsonFileSink implements LogSink {
 
   /** Flushes, waits for compressions and closes the file. */
   async close(): Promise<void> {
-    for (const buffer of this.#readBuffers.splice(0)) {
-      leasedBuffers.release(buffer);
-    }
     await this.#file.close();
   }
 }

@@ -338,9 +338,14 @@ export class KubeletRotatingFile {
    *   compression an uncompressed one).
    */
   async close(): Promise<void> {
-    this.flush();
-    this.#batch.release();
-    this.#file.close();
+    try {
+      this.flush();
+    } finally {
+      // Even when the last write fails (a full disk): the file and the
+      // batch's buffer are let go.
+      this.#batch.release();
+      this.#file.close();
+    }
     while (this.#job !== undefined) await this.#job;
     if (this.#errors.length > 0) {
       throw new AggregateError(

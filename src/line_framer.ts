@@ -174,7 +174,7 @@ export class LineFramer {
 
   #indexOfNewline(chunk: Uint8Array, from: number): number {
     const rest = chunk.length - from;
-    const nl = this.#far && rest >= FAR
+    const nl = this.#far && rest >= FAR && JsonEscapeWasm.available()
       ? JsonEscapeWasm.get().indexOfNewline(chunk, from)
       : chunk.indexOf(0x0a, from);
     this.#far = nl === -1 ? rest >= FAR : nl - from >= FAR;

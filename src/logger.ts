@@ -63,6 +63,12 @@ export interface CopyOptions {
    * @default {8388608}
    */
   turnBytes?: number;
+  /**
+   * The same bound in time, in ms: a turn also ends once it has taken this
+   * long, whatever it read (many rotations make a megabyte slow).
+   * @default {50}
+   */
+  turnMs?: number;
 }
 
 /** What {@linkcode copyStreams} did. */
@@ -84,7 +90,7 @@ export interface CopyResult {
  * sink is not closed.
  *
  * A reader with `readNow` (a `PipeReader`) is read without waiting for as
- * long as it has data, `turnBytes` at most in a row, and the sink is
+ * long as it has data, `turnBytes` or `turnMs` at most in a row, and the sink is
  * flushed only before a wait: in between, the json-file and CRI files write
  * whole pages once a megabyte is batched. Other readers are read ahead, one
  * read in flight while the previous one is framed, and the sink is flushed
@@ -104,6 +110,7 @@ export async function copyStreams(
   const clock = options.clock ?? new LogClock();
   const readSize = options.readSize ?? 256 * 1024;
   const turnBytes = options.turnBytes ?? 8 * 1024 * 1024;
+  const turnMs = options.turnMs ?? 50;
   const signal = options.signal;
   const result: CopyResult = { bytes: { stdout: 0, stderr: 0 }, ended: [] };
   const ABORTED = -1;
@@ -133,6 +140,16 @@ export async function copyStreams(
   /** A read buffer, from the sink where it offers them. */
   const newBuffer = () =>
     sink.readBuffer?.(readSize) ?? new Uint8Array(readSize);
+  /**
+   * Gives a read buffer back to the sink; with a read still in flight on
+   * it, only once that read is done (it may still write into it).
+   */
+  const releaseBuffer = (buffer: Uint8Array, pending?: Promise<unknown>) => {
+    if (sink.releaseReadBuffer === undefined) return;
+    const release = () => sink.releaseReadBuffer!(buffer);
+    if (pending === undefined) release();
+    else pending.then(release, release);
+  };
 
   /** Frames one stream's reads into the sink. */
   function framing(name: StreamName) {
@@ -214,12 +231,16 @@ export async function copyStreams(
       stream.take(buffer, n);
       sink.flush();
     }
+    let inFlight: Promise<unknown> | undefined;
     if (!eof) {
       const n = await lateRead(reading);
       if (n === null) eof = true;
       else if (n > 0) stream.take(buffers[current], n);
+      else inFlight = reading;
     }
     stream.end(eof);
+    releaseBuffer(buffers[current], inFlight);
+    releaseBuffer(buffers[current ^ 1]);
   }
 
   /**
@@ -235,6 +256,8 @@ export async function copyStreams(
     const buffer = newBuffer();
     let eof = false;
     let inTurn = 0;
+    let turnStart = 0;
+    let inFlight: Promise<unknown> | undefined;
     while (!signal?.aborted) {
       let n = inTurn < turnBytes ? reader.readNow(buffer) : 0;
       if (n === 0) {
@@ -244,8 +267,12 @@ export async function copyStreams(
         n = await Promise.race([reading, aborted]);
         if (n === ABORTED) {
           n = await lateRead(reading);
-          if (n === 0) break;
+          if (n === 0) {
+            inFlight = reading;
+            break;
+          }
         }
+        turnStart = performance.now();
       }
       if (n === null) {
         eof = true;
@@ -253,8 +280,10 @@ export async function copyStreams(
       }
       inTurn += n;
       stream.take(buffer, n);
+      if (performance.now() - turnStart >= turnMs) inTurn = turnBytes;
     }
     stream.end(eof);
+    releaseBuffer(buffer, inFlight);
   }
 
   const run = (name: StreamName, reader: ByteReader) =>

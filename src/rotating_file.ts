@@ -195,6 +195,7 @@ export class RotatingFile {
     this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
     this.#file = openAppend(name);
     this.#size = 0;
+    this.#retirer?.startDeletions();
   }
 
   /** Deletes or retires a file rotation discards. */
@@ -268,9 +269,14 @@ export class RotatingFile {
    *   rotated file is then left in place).
    */
   async close(): Promise<void> {
-    this.flush();
-    this.#batch.release();
-    this.#file.close();
+    try {
+      this.flush();
+    } finally {
+      // Even when the last write fails (a full disk): the file and the
+      // batch's buffer are let go.
+      this.#batch.release();
+      this.#file.close();
+    }
     while (this.#pending.length > 0) {
       await Promise.all(this.#pending.map((p) => p.done));
     }

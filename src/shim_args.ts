@@ -103,7 +103,8 @@ connected to the shimlog log driver, as containerd runs a container with a
 binary:// logger. Options after COMMAND belong to COMMAND.
 
 Options (as nerdctl run):
-  --log-driver DRIVER    json-file (default) or none (discard the output)
+  --log-driver DRIVER    json-file (default), cri, k8s-file, or none (discard
+                         the output)
   --log-opt KEY=VALUE    a driver option, e.g. max-size=10m, max-file=3,
                          log-path=FILE (repeatable)
   --name ID              the container id (default: a random 64-digit hex id)

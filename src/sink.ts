@@ -60,13 +60,22 @@ export interface LogSink {
   /**
    * Optional: a buffer of `length` bytes for the copy loop to read into,
    * which {@linkcode LogSink.writeLines} takes without copying it (the
-   * json-file sink's live in the escaper's WebAssembly memory). Valid until
-   * {@linkcode LogSink.close}.
+   * json-file and CRI sinks lease theirs from the escaper's WebAssembly
+   * memory). The caller gives it back with
+   * {@linkcode LogSink.releaseReadBuffer} once nothing can write into it.
    *
    * @param length Bytes.
    * @returns The buffer.
    */
   readBuffer?(length: number): Uint8Array;
+  /**
+   * Takes back a buffer from {@linkcode LogSink.readBuffer}; it may be
+   * called after {@linkcode LogSink.close} (a read left in flight at the
+   * end gives its buffer back when it completes).
+   *
+   * @param buffer The buffer.
+   */
+  releaseReadBuffer?(buffer: Uint8Array): void;
   /** Writes what is batched to the OS. */
   flush(): void;
   /**

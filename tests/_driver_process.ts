@@ -29,13 +29,14 @@ export interface DriverProcess {
  * Starts driver.ts with the narrow permissions of the README: read on
  * /dev/fd/3 and /dev/fd/4 and `dir`, write on /dev/fd/5 and `dir`, env
  * CONTAINER_ID and CONTAINER_NAMESPACE only, FFI for the C library unless
- * `options.ffi` is false (then it reads through Deno's async reads).
+ * `options.ffi` is false (then it reads through Deno's async reads);
+ * `options.v8Flags` are passed as `--v8-flags`.
  */
 export async function startDriver(
   dir: string,
   args: string[],
   ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
-  options: { ffi?: boolean } = {},
+  options: { ffi?: boolean; v8Flags?: string } = {},
 ): Promise<DriverProcess> {
   const libc = options.ffi === false ? [] : libcCandidates();
   const fifos = await Deno.makeTempDir();
@@ -59,6 +60,7 @@ export async function startDriver(
       `--allow-write=/dev/fd/5,${dir}`,
       "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
       ...(libc.length > 0 ? [`--allow-ffi=${libc.join(",")}`] : []),
+      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
       DRIVER,
       ...args,
     ],

@@ -267,3 +267,38 @@ Deno.test("driver.ts logs the same entries whether it reads its pipes through th
   assert.equal(logs(viaLibc, "stderr").join(""), text(err));
   assert.equal(logs(viaLibc, "stdout").at(-1), "fragment");
 });
+
+Deno.test("driver.ts without WebAssembly SIMD (V8 --no-enable-sse4-1, as a CPU without SSE4.1) writes the same json-file and CRI logs through its JavaScript paths", async () => {
+  const input = enc.encode(
+    "short\r\n" + 'é€😀 <&>"\\\n'.repeat(50) + "x".repeat(40_000) + "\n\n" +
+      "y".repeat(300) + "\nno newline at the end",
+  );
+  const run = async (driver: string, v8Flags?: string) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const d = await startDriver(
+        dir,
+        ["log-path", `${dir}/x.log`, "log-driver", driver],
+        undefined,
+        { v8Flags },
+      );
+      await d.ready;
+      await d.stdout.write(input);
+      const { code, stderr } = await d.finish();
+      assert.equal(code, 0, stderr);
+      const log = await Deno.readTextFile(`${dir}/x.log`);
+      // Times differ from run to run: compare the rest.
+      return driver === "json-file"
+        ? log.replace(/"time":"[^"]*"/g, '"time":""')
+        : log.replace(/^\S+ /gm, "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  for (const driver of ["json-file", "cri"]) {
+    const withSimd = await run(driver);
+    const without = await run(driver, "--no-enable-sse4-1");
+    assert.equal(without, withSimd, driver);
+    assert.ok(withSimd.includes("x".repeat(1000)), driver);
+  }
+});

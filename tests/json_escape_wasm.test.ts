@@ -332,7 +332,7 @@ Deno.test("JsonEscapeWasm.lease() hands out disjoint buffers until its 4 MiB are
   wasm.release(again);
 });
 
-Deno.test("JsonFileSink leases its read buffers and batch from the escaper's memory and gives them back at close()", async () => {
+Deno.test("JsonFileSink leases read buffers and its batch from the escaper's memory: releaseReadBuffer() and close() give them back", async () => {
   const dir = await Deno.makeTempDir();
   const wasm = JsonEscapeWasm.get();
   try {
@@ -348,6 +348,7 @@ Deno.test("JsonFileSink leases its read buffers and batch from the escaper's mem
       4,
     );
     assert.equal(wasm.lease(4 * 1024 * 1024 - 64), null, "held while open");
+    sink.releaseReadBuffer(read);
     await sink.close();
     const all = wasm.lease(4 * 1024 * 1024 - 64);
     assert.ok(all !== null, "all given back");
@@ -361,6 +362,45 @@ Deno.test("JsonFileSink leases its read buffers and batch from the escaper's mem
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memory even when the last write fails (a full disk: /dev/full)", async () => {
+  // In a process of its own: /dev/full needs --allow-all.
+  const src = new URL("../src/", import.meta.url).href;
+  const code = `
+    import { JsonEscapeWasm } from "${src}json_escape_wasm.ts";
+    import { JsonFileSink } from "${src}json_file_sink.ts";
+    import { CriSink } from "${src}cri_sink.ts";
+    const wasm = JsonEscapeWasm.get();
+    const whole = () => {
+      const all = wasm.lease(4 * 1024 * 1024 - 64);
+      if (all !== null) wasm.release(all);
+      return all !== null;
+    };
+    const seen = [whole()];
+    for (const open of [JsonFileSink.open, CriSink.open]) {
+      const sink = open({ path: "/dev/full" });
+      sink.write("stdout", new TextEncoder().encode("hi\\n"), false, { sec: 1, nsec: 0 });
+      seen.push(whole());
+      seen.push(await sink.close().then(() => "closed", (e) => e.code ?? e.name));
+      seen.push(whole());
+    }
+    console.log(JSON.stringify(seen));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  assert.deepEqual(JSON.parse(dec.decode(out.stdout)), [
+    true, // the arena whole
+    false, // a batch leased
+    "ENOSPC", // the last write fails
+    true, // given back all the same
+    false,
+    "ENOSPC",
+    true,
+  ]);
 });
 
 Deno.test("JsonFileEncoder.encodeLines() takes chunks longer than its input window, lines across the window's edge", () => {

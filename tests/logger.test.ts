@@ -192,6 +192,88 @@ Deno.test("copyStreams() with readNow: a stream that never pauses lets the other
   assert.deepEqual(result.ended, ["stderr"]);
 });
 
+Deno.test("copyStreams() with readNow: a turn also ends after turnMs, however few bytes it read (a slow sink)", async () => {
+  const stop = new AbortController();
+  const line = enc.encode("flood\n");
+  let reads = 0;
+  const stdout = {
+    pending: Promise.resolve(0),
+    readNow(buffer: Uint8Array): number {
+      if (reads === 200) return 0; // then the pipe runs dry: a wait
+      reads++;
+      buffer.set(line);
+      return line.length;
+    },
+    read(buffer: Uint8Array): Promise<number> {
+      return this.pending = new Promise((resolve) =>
+        setTimeout(() => resolve(this.readNow(buffer)), 0)
+      );
+    },
+  };
+  // Each piece takes 2 ms, as a rotation every few lines can.
+  const sink = new RecordingSink();
+  const slow = {
+    write: (...args: Parameters<RecordingSink["write"]>) => {
+      const until = performance.now() + 2;
+      while (performance.now() < until) { /* busy */ }
+      sink.write(...args);
+    },
+    flush: () => sink.flush(),
+    close: () => sink.close(),
+  };
+  setTimeout(() => stop.abort(), 30);
+  await copyStreams({ stdout }, slow, {
+    signal: stop.signal,
+    turnBytes: 1 << 30,
+    turnMs: 10,
+  });
+  await stdout.pending;
+  // The abort's timer runs at the end of the turn it falls in (10-12 ms of
+  // pieces each), not once the flood stops after 200 reads.
+  assert.ok(reads >= 5 && reads <= 40, `${reads} reads before the abort`);
+});
+
+for (const mode of ["read ahead", "readNow"] as const) {
+  Deno.test(`copyStreams() (${mode}) gives the sink's read buffers back, one with a read left in flight only once that read is done`, async () => {
+    const stop = new AbortController();
+    let finishRead: (n: number) => void = () => {};
+    let readInto: Uint8Array | undefined;
+    const reader = {
+      read(buffer: Uint8Array): Promise<number> {
+        readInto = buffer;
+        buffer.set(enc.encode("late\n"));
+        return new Promise((resolve) => finishRead = resolve);
+      },
+      ...(mode === "readNow" ? { readNow: () => 0 } : {}),
+    };
+    const sink = new RecordingSink();
+    const leased: Uint8Array[] = [];
+    const released: Uint8Array[] = [];
+    const lending = {
+      write: sink.write.bind(sink),
+      flush: sink.flush.bind(sink),
+      close: sink.close.bind(sink),
+      readBuffer: (n: number) => {
+        leased.push(new Uint8Array(n));
+        return leased.at(-1)!;
+      },
+      releaseReadBuffer: (b: Uint8Array) => released.push(b),
+    };
+    setTimeout(() => stop.abort(), 10);
+    await copyStreams({ stdout: reader }, lending, {
+      signal: stop.signal,
+      lateReadMs: 5,
+    });
+    assert.ok(readInto !== undefined && leased.includes(readInto));
+    assert.equal(released.includes(readInto), false, "still being read into");
+    assert.equal(released.length, leased.length - 1);
+    finishRead(5);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(released.length, leased.length);
+    assert.ok(released.includes(readInto));
+  });
+}
+
 Deno.test("property: copyStreams() frames the same pieces whether chunks come through readNow or read", async () => {
   await fc.assert(
     fc.asyncProperty(
