@@ -566,6 +566,14 @@ async function waitForPid(
   return null;
 }
 
+/**
+ * Writes every dirty page to disk (`sync`), so that the kernel's writeback
+ * of earlier runs' output does not run during the next timed run.
+ */
+async function settleDisk(): Promise<void> {
+  await new Deno.Command("bash", { args: ["-c", "sync"] }).output();
+}
+
 async function freshDir(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -641,6 +649,8 @@ async function runOnce(
   const base = `${ctx.tmp}/out/${w.name}`;
   const dir = `${base}/${contender}`;
   await freshDir(dir);
+  // The previous run's dirty pages go to disk now, not during this run.
+  await settleDisk();
   const timeFile = `${base}/${contender}.time`;
   const pidFile = ctx.time ? "" : `${base}/${contender}.pid`;
   if (pidFile !== "") await Deno.remove(pidFile).catch(() => {});
