@@ -256,7 +256,7 @@ export async function copyStreams(
     const buffer = newBuffer();
     let eof = false;
     let inTurn = 0;
-    let turnStart = 0;
+    let turnStart = performance.now();
     let inFlight: Promise<unknown> | undefined;
     while (!signal?.aborted) {
       let n = inTurn < turnBytes ? reader.readNow(buffer) : 0;
