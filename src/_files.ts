@@ -1,6 +1,7 @@
 /**
- * Small file-system steps shared by the rotating files and the retirer:
- * each tolerates what rotation makes ordinary (a file already gone).
+ * Small file-system steps shared by the rotating files, the retirer and the
+ * readers: each tolerates what rotation makes ordinary (a file already gone,
+ * a folder not made yet).
  *
  * @module
  */
@@ -55,5 +56,36 @@ export function renameIfExists(from: string, to: string): void {
     Deno.renameSync(from, to);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * The folder a path is in: `.` for a bare name, `/` for a file at the root.
+ *
+ * @param path A file's path.
+ * @returns Its folder.
+ */
+export function folderOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+/**
+ * The names in a folder, in the order `readdir` gives them; none when the
+ * folder does not exist or is not a folder (no log was written there yet).
+ *
+ * @param dir The folder.
+ * @returns The names.
+ * @throws {Deno.errors.PermissionDenied} If the folder cannot be listed.
+ */
+export function namesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return [];
+    throw error;
   }
 }

@@ -10,7 +10,13 @@ import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
-import { exists, openAppend, removeIfExists } from "./_files.ts";
+import {
+  exists,
+  folderOf,
+  namesIn,
+  openAppend,
+  removeIfExists,
+} from "./_files.ts";
 
 /** How a {@linkcode KubeletRotatingFile} rotates. */
 export interface KubeletRotationOptions {
@@ -385,21 +391,12 @@ async function compress(entry: Rotated): Promise<void> {
  * interrupted compressions.
  */
 function takeStock(path: string): Rotated[] {
-  const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const prefix = `${path.slice(slash + 1)}.`;
+  const prefix = `${path.slice(path.lastIndexOf("/") + 1)}.`;
   const plain = new Set<string>();
   const gz = new Set<string>();
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  for (const entry of entries) {
-    if (!entry.name.startsWith(prefix)) continue;
-    const parts = entry.name.slice(prefix.length).split(".");
+  for (const name of namesIn(folderOf(path))) {
+    if (!name.startsWith(prefix)) continue;
+    const parts = name.slice(prefix.length).split(".");
     if (!STAMP.test(parts[0]) || parts.length > 2) continue;
     if (parts.length === 1) plain.add(parts[0]);
     else if (parts[1] === "gz") gz.add(parts[0]);
@@ -443,17 +440,11 @@ function takeStock(path: string): Rotated[] {
  */
 export function listKubeletLogs(path: string): string[] {
   const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const dir = folderOf(path);
   const prefix = `${path.slice(slash + 1)}.`;
   const names = new Set<string>();
-  for (let read = 0; read < 2; read++) {
-    try {
-      for (const entry of Deno.readDirSync(dir)) {
-        if (entry.name.startsWith(prefix)) names.add(entry.name);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
+  for (const name of [...namesIn(dir), ...namesIn(dir)]) {
+    if (name.startsWith(prefix)) names.add(name);
   }
   const inUse = [...names].filter((name) => {
     const parts = name.slice(prefix.length).split(".");

@@ -7,12 +7,14 @@
  *
  * The functions here also run in the follower's worker thread, which gets
  * them as source text (see `log_keeper.ts` and {@linkcode WORKER_CODE}):
- * they use nothing but each other, the platform and `node:zlib`'s
- * `gunzipSync` ({@linkcode WORKER_IMPORTS}), and no module-level constants.
+ * they use nothing but each other, `folderOf` and `namesIn` of `_files.ts`
+ * (sent along), the platform and `node:zlib`'s `gunzipSync`
+ * ({@linkcode WORKER_IMPORTS}), and no module-level constants.
  *
  * @module
  */
 
+import { folderOf, namesIn } from "./_files.ts";
 import { gunzipSync } from "node:zlib";
 import { listRetiredFiles, retiredPath } from "./log_retired.ts";
 
@@ -76,25 +78,13 @@ export interface RotatedName {
 export function listRotatedFiles(path: string): RotatedName[] {
   const DOCKER_ROTATED = /^\.(\d{1,6})(\.gz)?$/;
   const KUBELET_ROTATED = /^\.(\d{8})-(\d{6})(\.gz)?$/;
-  const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const base = path.slice(slash + 1);
+  const dir = folderOf(path);
+  const base = path.slice(path.lastIndexOf("/") + 1);
   const found = new Map<number, RotatedName>();
-  const read = (): Deno.DirEntry[] => {
-    try {
-      return [...Deno.readDirSync(dir)];
-    } catch (error) {
-      if (
-        error instanceof Deno.errors.NotFound ||
-        error instanceof Deno.errors.NotADirectory
-      ) return [];
-      throw error;
-    }
-  };
   // The first read, then the second (see above).
-  for (const entry of [...read(), ...read()]) {
-    if (!entry.name.startsWith(base) || entry.name === base) continue;
-    const suffix = entry.name.slice(base.length);
+  for (const name of [...namesIn(dir), ...namesIn(dir)]) {
+    if (!name.startsWith(base) || name === base) continue;
+    const suffix = name.slice(base.length);
     let order: number;
     let compressed: boolean;
     const docker = DOCKER_ROTATED.exec(suffix);
@@ -829,6 +819,8 @@ export const WORKER_CODE: readonly (
   | ((...args: never[]) => unknown)
   | (abstract new (...args: never[]) => unknown)
 )[] = [
+  folderOf,
+  namesIn,
   listRotatedFiles,
   retiredPath,
   listRetiredFiles,

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { namesIn } from "./_files.ts";
+
 /**
  * The folder of one container's state under `dataRoot`, as nerdctl's
  * `<data-root>/containers/<namespace>/<id>`. `log-config.json` and the
@@ -92,17 +94,9 @@ const RUN_LOG = /^(\d{1,9})\.log(?:\..*)?$/;
  */
 export function criLogRuns(dir: string): number[] {
   const runs = new Set<number>();
-  try {
-    for (const entry of Deno.readDirSync(dir)) {
-      const match = RUN_LOG.exec(entry.name);
-      if (match !== null) runs.add(Number(match[1]));
-    }
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory
-    ) return [];
-    throw error;
+  for (const name of namesIn(dir)) {
+    const match = RUN_LOG.exec(name);
+    if (match !== null) runs.add(Number(match[1]));
   }
   return [...runs].sort((a, b) => a - b);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { folderOf, namesIn } from "./_files.ts";
 import type { RotatedName } from "./log_files.ts";
 
 /**
@@ -48,33 +49,24 @@ export function listRetiredFiles(
   path: string,
 ): (RotatedName & { retiredMs: number })[] {
   const RETIRED = /^\.retired-(\d{1,15})-(\d{1,9})(\.gz)?$/;
-  const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const base = path.slice(slash + 1);
+  const dir = folderOf(path);
+  const base = path.slice(path.lastIndexOf("/") + 1);
   type Retired = RotatedName & { retiredMs: number; n: number };
   const compare = (a: Retired, b: Retired) =>
     a.retiredMs - b.retiredMs || a.n - b.n;
   const read = (): Retired[] => {
     const found: Retired[] = [];
-    try {
-      for (const entry of Deno.readDirSync(dir)) {
-        if (!entry.name.startsWith(base)) continue;
-        const m = RETIRED.exec(entry.name.slice(base.length));
-        if (m === null) continue;
-        found.push({
-          path: `${dir === "/" ? "" : dir}/${entry.name}`,
-          compressed: m[3] !== undefined,
-          order: 0,
-          retiredMs: Number(m[1]),
-          n: Number(m[2]),
-        });
-      }
-    } catch (error) {
-      if (
-        error instanceof Deno.errors.NotFound ||
-        error instanceof Deno.errors.NotADirectory
-      ) return [];
-      throw error;
+    for (const name of namesIn(dir)) {
+      if (!name.startsWith(base)) continue;
+      const m = RETIRED.exec(name.slice(base.length));
+      if (m === null) continue;
+      found.push({
+        path: `${dir === "/" ? "" : dir}/${name}`,
+        compressed: m[3] !== undefined,
+        order: 0,
+        retiredMs: Number(m[1]),
+        n: Number(m[2]),
+      });
     }
     return found.sort(compare);
   };
