@@ -13,9 +13,9 @@ const BUFFER_SIZE = FLUSH_AT + (1 << 16);
 const PAGE = 4096;
 
 /**
- * Where a batch's buffer comes from: the json-file sink leases it from the
- * escaper's WebAssembly memory so that entries are encoded in place (see
- * `JsonEscapeWasm.lease`).
+ * Where a batch's buffer comes from: the json-file and CRI sinks lease it
+ * from the escaper's WebAssembly memory so that entries are encoded in
+ * place (see `JsonEscapeWasm.lease`).
  */
 export interface BatchBuffers {
   /**
