@@ -107,19 +107,44 @@ export function listRotatedFiles(path: string): RotatedName[] {
 
 /**
  * Opens a log file and its rotated siblings as one consistent set, oldest
- * first, the file being written last. A rotation that happens while the set
- * is opened would shift names under the reader (a file read twice, or one
- * missed), so the set is opened again until the file being written is the
- * same before and after (each rotation makes a new one). A compression
- * that finishes meanwhile leaves the file being written alone, so that
- * check cannot see it: the listing misses no file for it (see
- * {@linkcode listRotatedFiles}), and a file listed uncompressed and
- * compressed since is opened as `.gz`.
+ * first, the file being written last. It mirrors the writers' rotations.
+ * Docker's (`RotatingFile`, as moby's `LogFile`) discards `NAME.(max-1)`,
+ * shifts each `NAME.i[.gz]` to `NAME.(i+1)[.gz]` from the highest `i`
+ * down, renames `NAME` to `NAME.1` and starts a new `NAME`; kubelet's
+ * (`KubeletRotatingFile`) renames `NAME` to `NAME.YYYYMMDD-hhmmss` and
+ * starts a new one, and names never move after that. The files are opened
+ * by name after one listing (see {@linkcode listRotatedFiles}), from the
+ * highest number down, so a rotation meanwhile could make the reader open
+ * a file twice or miss one. The set is opened again until both hold:
+ *
+ * - The file being written is the same before and after: each rotation
+ *   ends with a new one, so no rotation finished meanwhile.
+ * - The Docker-numbered files opened, plain or `.gz`, are exactly `NAME.1`
+ *   to `NAME.K`, with no number missing, and once they are open neither
+ *   `NAME.(K+1)` nor `NAME.(K+2)`, plain or `.gz`, exists. A rotation caught
+ *   half-way through its shifts leaves one number empty, and that empty
+ *   number moves down to 1 as the shifts go on. Opened from the top down
+ *   with no number found empty, each file is the one its number held
+ *   before the shift. A file that was shifted from below into a number
+ *   that was still to be opened means the empty number is further down
+ *   too, and the reader reaches it. A file that the listing missed, because
+ *   its compression finished during one read of the folder and the shift
+ *   renamed it during the other, is at `K+1`, or at `K+2` once shifted.
+ *   Kubelet's names have gaps by design and never move: this rule ignores
+ *   them.
+ *
+ * A compression that finishes meanwhile changes neither the file being
+ * written nor the numbers: the listing misses no file for it, and a file
+ * listed uncompressed and compressed since is opened as `.gz`. A gap that
+ * stays the same (the same files at the same paths) for 100 ms is no
+ * rotation. Either someone deleted files by hand or a writer stopped
+ * half-way through, and the files that exist are returned.
  *
  * Needs `--allow-read` for the folder.
  *
  * @param path The log file's path.
- * @param options `attempts`: how many times to try before giving up.
+ * @param options `attempts`: how many disturbed attempts (a rotation, or a
+ *   gap that changed) to make before giving up.
  * @returns The open files, oldest first; the caller closes them.
  * @throws {Deno.errors.NotFound} If the log file does not exist.
  * @throws {Error} If the files keep rotating faster than they can be opened.
@@ -130,19 +155,42 @@ export function openLogFiles(
 ): OpenLogFile[] {
   const attempts = options.attempts ?? 100;
   let missing = 0;
+  // The last set seen with a gap in Docker's numbers, and since when.
+  let gap: { seen: string; since: number } | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const opened: OpenLogFile[] = [];
     try {
       const current = openLogFile(path, false);
       opened.push(current);
       const rotated: OpenLogFile[] = [];
+      const numbers: number[] = []; // Docker's, as opened: highest first
       for (const name of listRotatedFiles(path)) {
         const file = tryOpen(name);
         if (file === undefined) continue; // compressed or deleted meanwhile
         rotated.push(file);
         opened.push(file);
+        if (name.order < 0) numbers.push(-name.order);
       }
-      if (sameFile(path, current.ino)) return [...rotated, current];
+      // Before the check of the file being written, which ends the window
+      // in which at most one rotation is under way (see above).
+      const k = numbers.length;
+      const whole = numbers.every((n, i) => n === k - i) &&
+        !exists(`${path}.${k + 1}`) && !exists(`${path}.${k + 2}`);
+      if (sameFile(path, current.ino)) {
+        if (whole) return [...rotated, current];
+        const seen = opened.map((f) => `${f.ino} ${f.path}`).join("\n");
+        const now = performance.now();
+        if (gap?.seen !== seen) {
+          gap = { seen, since: now }; // changed: counts as an attempt
+        } else if (now - gap.since >= 100) {
+          return [...rotated, current]; // static: what exists
+        } else {
+          closeAll(opened);
+          sleepSync(1);
+          attempt--;
+          continue;
+        }
+      }
     } catch (error) {
       closeAll(opened);
       // Between the rename (or removal) of the old file and the creation of

@@ -659,6 +659,175 @@ Deno.test("openLogFiles() opens a log's files oldest first, preferring an uncomp
   });
 });
 
+/** The files as opened, relative to `dir`. */
+function names(dir: string, files: OpenLogFile[]): string[] {
+  return files.map((f) => f.path.slice(dir.length + 1));
+}
+
+/**
+ * Counts the reads of folders (two a listing of rotated files) from now;
+ * `restore()` puts things back.
+ */
+function countReads(): { reads: () => number; restore: () => void } {
+  const readDirSync = Deno.readDirSync;
+  let reads = 0;
+  Deno.readDirSync = (path) => {
+    reads++;
+    return readDirSync(path);
+  };
+  return {
+    reads: () => reads,
+    restore: () => {
+      Deno.readDirSync = readDirSync;
+    },
+  };
+}
+
+for (const compress of [false, true]) {
+  for (const finishes of [true, false]) {
+    const label = (compress ? " with compress" : "") +
+      (finishes ? "" : ", when the writer stops there");
+    Deno.test(`openLogFiles() leaves no rotated file out when a rotation shifts the numbers between the listing and the opens${label}`, async () => {
+      await withDir((dir) => {
+        const path = `${dir}/x.log`;
+        const gz = compress ? ".gz" : "";
+        // C is x.log.2, B x.log.1 (with compress, not compressed yet), A
+        // x.log.
+        Deno.writeFileSync(
+          `${path}.2${gz}`,
+          compress ? gzipSync("0\n") : new TextEncoder().encode("0\n"),
+        );
+        Deno.writeTextFileSync(`${path}.1`, "1\n");
+        Deno.writeTextFileSync(path, "2\n");
+        // During the second read of the first listing, the writer shifts
+        // .2 to .3 and .1 to .2 (where B's compression then finishes): the
+        // listing shows .2 and .1 as before, but .2 is now B, and .1 is
+        // gone. The writer then renames x.log to .1 and starts a new
+        // x.log, or stops half-way.
+        const restore = listingsDuring([
+          () => {},
+          () => {
+            Deno.renameSync(`${path}.2${gz}`, `${path}.3${gz}`);
+            Deno.renameSync(`${path}.1`, `${path}.2`);
+            if (compress) finishGzip(`${path}.2`);
+          },
+          ...(finishes
+            ? [() => {
+              Deno.renameSync(path, `${path}.1`);
+              Deno.writeTextFileSync(path, "3\n");
+            }]
+            : []),
+        ]);
+        let files: OpenLogFile[] = [];
+        try {
+          files = openLogFiles(path);
+        } finally {
+          restore();
+        }
+        try {
+          assert.equal(readOpened(files), numbers(0, finishes ? 4 : 3));
+          assert.deepEqual(
+            names(dir, files),
+            finishes
+              ? [`x.log.3${gz}`, `x.log.2${gz}`, "x.log.1", "x.log"]
+              : [`x.log.3${gz}`, `x.log.2${gz}`, "x.log"],
+          );
+        } finally {
+          closeAll(files);
+        }
+      });
+    });
+  }
+}
+
+Deno.test("openLogFiles() finds the oldest file when its compression finishes during one read of the folder and the shift renames it during the other", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.2`, "0\n"); // C, being compressed
+    Deno.writeTextFileSync(`${path}.1`, "1\n"); // B
+    Deno.writeTextFileSync(path, "2\n"); // A
+    // Neither read shows C under any name: the listing is .1 alone, whole
+    // from 1; C is at .3.gz, past the next number.
+    const restore = listingsDuring([
+      () => finishGzip(`${path}.2`),
+      () => Deno.renameSync(`${path}.2.gz`, `${path}.3.gz`),
+      () => {
+        Deno.renameSync(`${path}.1`, `${path}.2`);
+        Deno.renameSync(path, `${path}.1`);
+        Deno.writeTextFileSync(path, "3\n");
+      },
+    ]);
+    let files: OpenLogFile[] = [];
+    try {
+      files = openLogFiles(path);
+    } finally {
+      restore();
+    }
+    try {
+      assert.equal(readOpened(files), numbers(0, 4));
+    } finally {
+      closeAll(files);
+    }
+  });
+});
+
+Deno.test("openLogFiles() returns the files that exist when one was deleted by hand, once nothing has changed for 100 ms, without using up its attempts", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.3`, "0\n");
+    Deno.writeTextFileSync(`${path}.1`, "2\n"); // .2 deleted
+    Deno.writeTextFileSync(path, "3\n");
+    const start = performance.now();
+    const files = openLogFiles(path, { attempts: 2 });
+    try {
+      assert.ok(performance.now() - start >= 100, "waited for a rotation");
+      assert.deepEqual(names(dir, files), ["x.log.3", "x.log.1", "x.log"]);
+    } finally {
+      closeAll(files);
+    }
+  });
+});
+
+Deno.test("openLogFiles() takes a set at once when a file is compressed between the listing and its open, and with kubelet's names, whose gaps are no sign of a rotation", async () => {
+  await withDir((dir) => {
+    const docker = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${docker}.2`, "0\n");
+    Deno.writeTextFileSync(`${docker}.1`, "1\n");
+    Deno.writeTextFileSync(docker, "2\n");
+    const kubelet = `${dir}/0.log`;
+    Deno.writeFileSync(`${kubelet}.20261129-155410.gz`, gzipSync("0\n"));
+    Deno.writeTextFileSync(`${kubelet}.20261129-155416`, "1\n");
+    Deno.writeTextFileSync(kubelet, "2\n");
+    for (const path of [docker, kubelet]) {
+      // The compression of x.log.1 finishes during the second read.
+      const restore = listingsDuring(
+        path === docker ? [() => {}, () => finishGzip(`${docker}.1`)] : [],
+      );
+      const counted = countReads();
+      let files: OpenLogFile[] = [];
+      try {
+        files = openLogFiles(path);
+      } finally {
+        counted.restore();
+        restore();
+      }
+      try {
+        assert.equal(counted.reads(), 2, "one listing");
+        assert.equal(readOpened(files), numbers(0, 3));
+        if (path === docker) {
+          assert.deepEqual(names(dir, files), [
+            "x.log.2",
+            "x.log.1.gz",
+            "x.log",
+          ]);
+        }
+      } finally {
+        closeAll(files);
+      }
+    }
+  });
+});
+
 Deno.test("WorkerFileAccess runs discovery in its worker, through compressed, retired and missing files", async () => {
   await withDir(async (dir) => {
     for (const retire of [true, false]) {
