@@ -321,6 +321,22 @@ function readOpened(files: OpenLogFile[]): string {
   }).join("");
 }
 
+/**
+ * Opens a log's files with {@linkcode openLogFiles} while the folder's
+ * reads run `steps` (see `listingsDuring`), then puts the reads back.
+ */
+function openLogFilesDuring(
+  path: string,
+  steps: (() => void)[],
+): OpenLogFile[] {
+  const restore = listingsDuring(steps);
+  try {
+    return openLogFiles(path);
+  } finally {
+    restore();
+  }
+}
+
 Deno.test("openLogFiles() opens each rotated file once though compressions finish while the folder is listed, with Docker's names and kubelet's", async () => {
   await withDir((dir) => {
     // Oldest first; the writers compress the oldest pending file first,
@@ -349,15 +365,10 @@ Deno.test("openLogFiles() opens each rotated file once though compressions finis
       Deno.writeTextFileSync(path, `${rotated.length}\n`);
       // A compression finishes during each listing: the listing shows
       // neither the file's plain name nor its `.gz` name.
-      const restore = listingsDuring(
+      const files = openLogFilesDuring(
+        path,
         compressing.map((suffix) => () => finishGzip(`${path}${suffix}`)),
       );
-      let files: OpenLogFile[] = [];
-      try {
-        files = openLogFiles(path);
-      } finally {
-        restore();
-      }
       try {
         assert.equal(readOpened(files), numbers(0, rotated.length + 1), path);
       } finally {
@@ -704,7 +715,7 @@ for (const compress of [false, true]) {
         // listing shows .2 and .1 as before, but .2 is now B, and .1 is
         // gone. The writer then renames x.log to .1 and starts a new
         // x.log, or stops half-way.
-        const restore = listingsDuring([
+        const files = openLogFilesDuring(path, [
           () => {},
           () => {
             Deno.renameSync(`${path}.2${gz}`, `${path}.3${gz}`);
@@ -718,12 +729,6 @@ for (const compress of [false, true]) {
             }]
             : []),
         ]);
-        let files: OpenLogFile[] = [];
-        try {
-          files = openLogFiles(path);
-        } finally {
-          restore();
-        }
         try {
           assert.equal(readOpened(files), numbers(0, finishes ? 4 : 3));
           assert.deepEqual(
@@ -748,7 +753,7 @@ Deno.test("openLogFiles() finds the oldest file when its compression finishes du
     Deno.writeTextFileSync(path, "2\n"); // A
     // Neither read shows C under any name: the listing is .1 alone, whole
     // from 1; C is at .3.gz, past the next number.
-    const restore = listingsDuring([
+    const files = openLogFilesDuring(path, [
       () => finishGzip(`${path}.2`),
       () => Deno.renameSync(`${path}.2.gz`, `${path}.3.gz`),
       () => {
@@ -757,12 +762,6 @@ Deno.test("openLogFiles() finds the oldest file when its compression finishes du
         Deno.writeTextFileSync(path, "3\n");
       },
     ]);
-    let files: OpenLogFile[] = [];
-    try {
-      files = openLogFiles(path);
-    } finally {
-      restore();
-    }
     try {
       assert.equal(readOpened(files), numbers(0, 4));
     } finally {
