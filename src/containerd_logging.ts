@@ -6,6 +6,7 @@
  */
 
 import { loadDriverConfig } from "./driver_config.ts";
+import { promoteStartupHeap } from "./heap.ts";
 import { copyStreams } from "./logger.ts";
 import { holdLogLock, type LogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
@@ -115,6 +116,8 @@ export async function runLoggingDriver(
     }
     const { sink } = opened;
     try {
+      // Start-up's garbage out of the young generation before data comes.
+      promoteStartupHeap();
       await signalReady(options.readyPath ?? "/dev/fd/5");
       const result = await copyStreams(
         { stdout: open[0], stderr: open[1] },

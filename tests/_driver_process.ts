@@ -21,8 +21,13 @@ export interface DriverProcess {
    * when it exits).
    */
   ready: Promise<Uint8Array>;
-  /** Waits for the exit; resolves with the status and the driver's stderr. */
-  finish(): Promise<{ code: number; stderr: string; ready: Uint8Array }>;
+  /**
+   * Waits for the exit; resolves with the status, the driver's stderr, and
+   * its stdout when `options.stdout` was true ("" otherwise).
+   */
+  finish(): Promise<
+    { code: number; stderr: string; stdout: string; ready: Uint8Array }
+  >;
 }
 
 /**
@@ -30,13 +35,14 @@ export interface DriverProcess {
  * /dev/fd/3 and /dev/fd/4 and `dir`, write on /dev/fd/5 and `dir`, env
  * CONTAINER_ID and CONTAINER_NAMESPACE only, FFI for the C library unless
  * `options.ffi` is false (then it reads through Deno's async reads);
- * `options.v8Flags` are passed as `--v8-flags`.
+ * `options.v8Flags` are passed as `--v8-flags`; with `options.stdout` the
+ * driver's stdout (where V8's traces go) is kept.
  */
 export async function startDriver(
   dir: string,
   args: string[],
   ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
-  options: { ffi?: boolean; v8Flags?: string } = {},
+  options: { ffi?: boolean; v8Flags?: string; stdout?: boolean } = {},
 ): Promise<DriverProcess> {
   const libc = options.ffi === false ? [] : libcCandidates();
   const fifos = await Deno.makeTempDir();
@@ -74,7 +80,7 @@ export async function startDriver(
         : {}),
     },
     stdin: "null",
-    stdout: "null",
+    stdout: options.stdout ? "piped" : "null",
     stderr: "piped",
   }).spawn();
   const readyFile = Deno.open(readyPath, { read: true });
@@ -92,6 +98,9 @@ export async function startDriver(
     Deno.open(err, { write: true }),
   ]);
   const errText = new Response(child.stderr).text();
+  const outText = options.stdout
+    ? new Response(child.stdout).text()
+    : Promise.resolve("");
   return {
     child,
     stdout,
@@ -109,8 +118,14 @@ export async function startDriver(
       }
       const status = await child.status;
       const text = await errText;
+      const out = await outText;
       await Deno.remove(fifos, { recursive: true });
-      return { code: status.code, stderr: text, ready: readyBytes };
+      return {
+        code: status.code,
+        stderr: text,
+        stdout: out,
+        ready: readyBytes,
+      };
     },
   };
 }

@@ -302,3 +302,22 @@ Deno.test("driver.ts without WebAssembly SIMD (V8 --no-enable-sse4-1, as a CPU w
     assert.ok(withSimd.includes("x".repeat(1000)), driver);
   }
 });
+
+Deno.test("driver.ts, run with --expose-gc as driverRunArgs() runs it, asks V8 for two scavenges (start-up's objects out of the young generation), and only two", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["data-root", root], undefined, {
+      v8Flags: "--max-semi-space-size=1,--expose-gc,--trace-gc",
+      stdout: true,
+    });
+    assert.deepEqual([...await d.ready], [1]);
+    const { code, stderr, stdout } = await d.finish();
+    assert.equal(code, 0, stderr);
+    // V8 logs a collection asked for through gc() as "testing".
+    const asked = stdout.split("\n").filter((l) => /\btesting\b/.test(l));
+    assert.equal(asked.length, 2, stdout);
+    for (const line of asked) assert.match(line, /Scavenge/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

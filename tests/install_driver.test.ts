@@ -93,7 +93,7 @@ Deno.test("wrapperScript() execs Deno on driver.ts with the driver's exact permi
   assert.equal(
     lines.at(-2),
     "exec '/opt/deno/bin/deno' 'run' '--no-prompt' '--no-config' " +
-      "'--v8-flags=--max-semi-space-size=1' " +
+      "'--v8-flags=--max-semi-space-size=1,--expose-gc' " +
       "'--allow-read=/dev/fd/3,/dev/fd/4,/var/lib/shimlog,/srv/logs' " +
       "'--allow-write=/dev/fd/5,/var/lib/shimlog,/srv/logs' " +
       "'--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE' " +
@@ -172,7 +172,7 @@ Deno.test("wrapperScript() quotes paths for sh and passes containerd's argv thro
       "arg=run",
       "arg=--no-prompt",
       "arg=--no-config",
-      "arg=--v8-flags=--max-semi-space-size=1",
+      "arg=--v8-flags=--max-semi-space-size=1,--expose-gc",
       `arg=--allow-read=/dev/fd/3,/dev/fd/4,${odd}`,
       `arg=--allow-write=/dev/fd/5,${odd}`,
       "arg=--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",

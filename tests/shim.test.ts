@@ -415,7 +415,7 @@ Deno.test("runShim() gives the driver only the container's variables, Deno's, an
         "run",
         "--no-prompt",
         "--no-config",
-        "--v8-flags=--max-semi-space-size=1",
+        "--v8-flags=--max-semi-space-size=1,--expose-gc",
         `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
         `--allow-write=/dev/fd/5,${dir}`,
         "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
