@@ -121,9 +121,10 @@ export {
 export {
   type BatchBuffers,
   RotatingFile,
+  type RotatingFileCloseOptions,
   type RotationOptions,
 } from "./src/rotating_file.ts";
-export type { LogSink } from "./src/sink.ts";
+export type { LogSink, SinkCloseOptions } from "./src/sink.ts";
 export {
   LOG_DRIVERS,
   logPathFor,

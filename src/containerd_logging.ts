@@ -124,7 +124,8 @@ export async function runLoggingDriver(
         sink,
         { signal: stop.signal },
       );
-      await sink.close(result.ended);
+      // After SIGTERM's drain, compressions not begun are left undone.
+      await sink.close(result.ended, { signal: stop.signal });
       if (result.ended.length === 2) {
         for (const file of open.splice(0)) file.close();
       }

@@ -15,7 +15,7 @@ import {
 import { JsonEscapeWasm, leasedBuffers } from "./json_escape_wasm.ts";
 import { DEFAULT_MAX_PIECE } from "./line_framer.ts";
 import { parseByteQuantity } from "./quantity.ts";
-import type { LogSink, StreamName } from "./sink.ts";
+import type { LogSink, SinkCloseOptions, StreamName } from "./sink.ts";
 import { utf8SafeCut } from "./utf8.ts";
 
 /**
@@ -286,10 +286,14 @@ export class CriSink implements LogSink {
    * waits for compressions and closes the file.
    *
    * @param endedStreams The streams that reached end of file.
+   * @param options A signal after which no further compression begins.
    * @throws {AggregateError} If a rotation or compression failed (see
    *   {@linkcode KubeletRotatingFile.close}).
    */
-  async close(endedStreams: StreamName[] = []): Promise<void> {
+  async close(
+    endedStreams: StreamName[] = [],
+    options: SinkCloseOptions = {},
+  ): Promise<void> {
     for (const stream of ["stdout", "stderr"] as const) {
       const st = this.#streams[stream];
       if (st.len > 0) {
@@ -309,7 +313,7 @@ export class CriSink implements LogSink {
         this.#record(stream, false, EMPTY, st.time);
       }
     }
-    await this.#file.close();
+    await this.#file.close(options);
   }
 
   /** Writes a finished line: `P` records while it is too long, then `F`. */

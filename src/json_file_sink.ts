@@ -9,7 +9,7 @@ import { formatRfc3339Nano, type LogTime } from "./clock.ts";
 import { JsonFileEncoder, type StreamName } from "./json_file.ts";
 import { leasedBuffers } from "./json_escape_wasm.ts";
 import { RotatingFile, type RotationOptions } from "./rotating_file.ts";
-import type { LogSink } from "./sink.ts";
+import type { LogSink, SinkCloseOptions } from "./sink.ts";
 
 /** Where and how a {@linkcode JsonFileSink} writes. */
 export interface JsonFileSinkOptions extends RotationOptions {
@@ -161,8 +161,18 @@ export class JsonFileSink implements LogSink {
     this.#file.flush();
   }
 
-  /** Flushes, waits for compressions and closes the file. */
-  async close(): Promise<void> {
-    await this.#file.close();
+  /**
+   * Flushes, closes the file and waits for the compressions of rotated
+   * files (see {@linkcode RotatingFile.close}).
+   *
+   * @param _endedStreams Unused: json-file entries are complete as written.
+   * @param options A signal after which no further compression begins.
+   * @throws {AggregateError} If a compression failed.
+   */
+  async close(
+    _endedStreams?: StreamName[],
+    options: SinkCloseOptions = {},
+  ): Promise<void> {
+    await this.#file.close(options);
   }
 }

@@ -9,6 +9,7 @@
 import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
+import type { RotatingFileCloseOptions } from "./rotating_file.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
   exists,
@@ -113,6 +114,8 @@ export class KubeletRotatingFile {
   #rotated: Rotated[];
   #lastStamp: number;
   #job: Promise<void> | undefined;
+  /** No more compressions begin (see `KubeletRotatingFile.close`). */
+  #stopCompressing = false;
   #errors: unknown[] = [];
 
   private constructor(
@@ -316,7 +319,7 @@ export class KubeletRotatingFile {
   }
 
   #compressNext(): void {
-    if (this.#job !== undefined) return;
+    if (this.#job !== undefined || this.#stopCompressing) return;
     const last = this.#rotated.length - 1;
     const entry = this.#rotated.find((r, i) => i < last && !r.gz && !r.failed);
     if (entry === undefined) return;
@@ -337,13 +340,17 @@ export class KubeletRotatingFile {
   }
 
   /**
-   * Flushes, waits for compressions and closes the file.
+   * Flushes and closes the file, then waits while the rotated files that
+   * wait for their compression are compressed, one after the other; once
+   * `options.signal` aborts, only for the compression running (the others
+   * stay uncompressed, as kubelet leaves them when it stops).
    *
+   * @param options A signal that stops further compressions.
    * @throws {AggregateError} If a rotation, deletion or compression failed
    *   (no entry is lost: a failed rotation leaves one bigger file, a failed
    *   compression an uncompressed one).
    */
-  async close(): Promise<void> {
+  async close(options: RotatingFileCloseOptions = {}): Promise<void> {
     try {
       this.flush();
     } finally {
@@ -352,7 +359,17 @@ export class KubeletRotatingFile {
       this.#batch.release();
       this.#file.close();
     }
-    while (this.#job !== undefined) await this.#job;
+    const signal = options.signal;
+    const stop = () => {
+      this.#stopCompressing = true;
+    };
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      while (this.#job !== undefined) await this.#job;
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
     if (this.#errors.length > 0) {
       throw new AggregateError(
         this.#errors,

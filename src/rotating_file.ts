@@ -13,6 +13,8 @@ import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
   exists,
+  folderOf,
+  namesIn,
   openAppend,
   removeIfExists,
   renameIfExists,
@@ -50,11 +52,32 @@ export interface RotationOptions {
   buffers?: BatchBuffers;
 }
 
-/** A compression of a rotated file that has not finished. */
-interface PendingCompression {
-  /** Index of the file it compresses: the source is `NAME.index`. */
+/** A rotated file to compress: `NAME.index`, until it is gzipped. */
+interface Uncompressed {
+  /**
+   * Its index now (rotations shift it); `Infinity` once rotation has
+   * discarded it.
+   */
   index: number;
+  /** The time of its last entry, for the gzip header's extra field. */
+  lastTime: string;
+}
+
+/** The compression running: of which file, and when it ends. */
+interface RunningCompression {
+  file: Uncompressed;
   done: Promise<void>;
+}
+
+/** Options of {@linkcode RotatingFile.close}. */
+export interface RotatingFileCloseOptions {
+  /**
+   * Once aborted, rotated files whose compression has not begun are left
+   * uncompressed (readers take `NAME.N` as well as `NAME.N.gz`); only the
+   * compression running is awaited. A driver passes the signal that ends
+   * its drain after SIGTERM, so that it exits in time.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -64,9 +87,20 @@ interface PendingCompression {
  *   `NAME.1`, and at most `maxFile` files are kept in all;
  * - with `maxFile` 1 the current file is unlinked and a new one started (never
  *   truncated in place, so a reader holding it can finish it);
- * - with `compress`, `NAME.1` is gzipped to `NAME.1.gz` in a Worker, off
- *   the write path; a rotation that comes before it finishes renames the
- *   uncompressed file and the compression follows it.
+ * - with `compress`, rotated files are gzipped to `NAME.N.gz` in a Worker,
+ *   off the write path and one at a time, the newest waiting first; a
+ *   rotation that comes during a compression renames the uncompressed file
+ *   and the compression follows it. Writes never wait for gzip: when
+ *   rotations outrun it, the files waiting their turn stay uncompressed and
+ *   those rotation discards are deleted as such, never compressed (a
+ *   compression running when its file is discarded finishes, and its output
+ *   is dropped). The disk then holds at most `maxFile` files of `maxSize`
+ *   bytes and one compression's source and output (Docker instead holds up
+ *   the next rotation, and the container's writes, until the previous
+ *   compression is done);
+ * - on open, what the compression of a writer that was killed left
+ *   (`NAME.rotated-…`, a second link to its source; `NAME.compressing-…`,
+ *   its output) is deleted; its source stays, uncompressed.
  *
  * Entries are batched in memory and written with one `write` call per
  * {@linkcode RotatingFile.flush}; an entry never spans two files.
@@ -84,7 +118,11 @@ export class RotatingFile {
   #retirer: LogRetirer | undefined;
   #batch: WriteBatch;
   #lastTime = "";
-  #pending: PendingCompression[] = [];
+  /** Rotated files waiting for their compression, newest first. */
+  #waiting: Uncompressed[] = [];
+  #running: RunningCompression | undefined;
+  /** No more compressions begin (see {@linkcode RotatingFileCloseOptions}). */
+  #stopCompressing = false;
   /**
    * How many rotated files exist (`NAME.1` to `NAME.kept`), so that a
    * rotation renames only those and not `max-file` names.
@@ -130,6 +168,7 @@ export class RotatingFile {
       Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
     }
     const file = openAppend(path);
+    removeCompressionLeftovers(path);
     return new RotatingFile(path, file, file.statSync().size, options);
   }
 
@@ -190,12 +229,13 @@ export class RotatingFile {
     } else {
       this.#shiftCompressed();
       Deno.renameSync(name, `${name}.1`);
-      this.#startCompression(this.#lastTime);
+      this.#waiting.unshift({ index: 1, lastTime: this.#lastTime });
     }
     this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
     this.#file = openAppend(name);
     this.#size = 0;
     this.#retirer?.startDeletions();
+    this.#compressNext();
   }
 
   /** Deletes or retires a file rotation discards. */
@@ -207,16 +247,21 @@ export class RotatingFile {
   #shiftCompressed(): void {
     const name = this.path;
     const last = this.#maxFile - 1;
+    const running = this.#running?.file;
     for (let i = Math.min(this.#kept, last); i >= 1; i--) {
-      const job = this.#pending.find((p) => p.index === i);
-      if (job !== undefined) {
-        // Still being compressed: move the source, the job follows it.
+      const plain = running?.index === i
+        ? running
+        : this.#waiting.find((w) => w.index === i);
+      if (plain !== undefined) {
+        // Not compressed yet: move (or discard) the file itself; a
+        // compression running follows it, a waiting one moves up or is
+        // dropped with it.
         if (i === last) {
           this.#discard(`${name}.${i}`);
-          job.index = Infinity;
+          plain.index = Infinity;
         } else {
           Deno.renameSync(`${name}.${i}`, `${name}.${i + 1}`);
-          job.index = i + 1;
+          plain.index = i + 1;
         }
       } else if (i === last) {
         this.#discard(`${name}.${i}.gz`);
@@ -226,49 +271,67 @@ export class RotatingFile {
         renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
       }
     }
+    this.#waiting = this.#waiting.filter((w) => w.index !== Infinity);
   }
 
-  #startCompression(lastTime: string): void {
+  /** Begins the next compression, if none runs and one waits. */
+  #compressNext(): void {
+    if (this.#running !== undefined || this.#stopCompressing) return;
+    const file = this.#waiting.shift();
+    if (file === undefined) return;
     const name = this.path;
-    const job: PendingCompression = { index: 1, done: Promise.resolve() };
-    // A private name for the worker to read: later rotations may rename
-    // NAME.1 before it gets there.
+    // A private name for the worker to read: rotations may rename
+    // NAME.index before it gets there.
     const id = crypto.randomUUID();
     const snapshot = `${name}.rotated-${id}`;
-    Deno.linkSync(`${name}.1`, snapshot);
+    try {
+      Deno.linkSync(`${name}.${file.index}`, snapshot);
+    } catch (error) {
+      this.#errors.push(error); // NAME.index stays, uncompressed
+      this.#compressNext();
+      return;
+    }
     const tmp = `${name}.compressing-${id}`;
-    const extra = new TextEncoder().encode(JSON.stringify({ lastTime }));
+    const extra = new TextEncoder().encode(
+      JSON.stringify({ lastTime: file.lastTime }),
+    );
     // Everything after the compression happens in one synchronous step, so
-    // no rotation sees the job half finished.
+    // no rotation sees it half finished.
     const finish = (error?: unknown) => {
-      this.#pending = this.#pending.filter((p) => p !== job);
-      removeIfExists(snapshot);
-      if (error !== undefined) {
-        removeIfExists(tmp); // NAME.index stays, uncompressed
-        this.#errors.push(error);
-      } else if (job.index === Infinity) {
-        removeIfExists(tmp); // rotated out while it was compressed
-      } else {
-        Deno.renameSync(tmp, `${name}.${job.index}.gz`);
-        removeIfExists(`${name}.${job.index}`);
+      this.#running = undefined;
+      try {
+        removeIfExists(snapshot);
+        if (error !== undefined) {
+          removeIfExists(tmp); // NAME.index stays, uncompressed
+          this.#errors.push(error);
+        } else if (file.index === Infinity) {
+          removeIfExists(tmp); // rotated out while it was compressed
+        } else {
+          Deno.renameSync(tmp, `${name}.${file.index}.gz`);
+          removeIfExists(`${name}.${file.index}`);
+        }
+      } catch (failure) {
+        this.#errors.push(failure);
       }
+      this.#compressNext();
     };
-    job.done = gzipFileOffThread(snapshot, tmp, extra).then(
+    const done = gzipFileOffThread(snapshot, tmp, extra).then(
       () => finish(),
       (error) => finish(error ?? new Error("Compression failed")),
-    ).catch((error) => {
-      this.#errors.push(error);
-    });
-    this.#pending.push(job);
+    );
+    this.#running = { file, done };
   }
 
   /**
-   * Flushes, waits for compressions in flight and closes the file.
+   * Flushes and closes the file, then waits while the rotated files waiting
+   * for their compression are compressed, one after the other; once
+   * `options.signal` aborts, only for the compression running.
    *
+   * @param options A signal that stops further compressions.
    * @throws {AggregateError} If a compression failed (the uncompressed
    *   rotated file is then left in place).
    */
-  async close(): Promise<void> {
+  async close(options: RotatingFileCloseOptions = {}): Promise<void> {
     try {
       this.flush();
     } finally {
@@ -277,8 +340,16 @@ export class RotatingFile {
       this.#batch.release();
       this.#file.close();
     }
-    while (this.#pending.length > 0) {
-      await Promise.all(this.#pending.map((p) => p.done));
+    const signal = options.signal;
+    const stop = () => {
+      this.#stopCompressing = true;
+    };
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      while (this.#running !== undefined) await this.#running.done;
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
     if (this.#errors.length > 0) {
       throw new AggregateError(
@@ -296,5 +367,24 @@ export class RotatingFile {
    */
   get bytesBeforeRotation(): number {
     return this.#maxSize - this.size;
+  }
+}
+
+/**
+ * Deletes what a compression of `path`'s rotated files left when its
+ * writer was killed: the private link to the source (`NAME.rotated-…`),
+ * which would keep a discarded file's bytes on disk, and the unfinished
+ * output (`NAME.compressing-…`). The rotated file itself stays, uncompressed.
+ */
+function removeCompressionLeftovers(path: string): void {
+  const dir = folderOf(path);
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  for (const entry of namesIn(dir)) {
+    if (
+      entry.startsWith(`${name}.rotated-`) ||
+      entry.startsWith(`${name}.compressing-`)
+    ) {
+      removeIfExists(`${dir === "/" ? "" : dir}/${entry}`);
+    }
   }
 }

@@ -9,6 +9,18 @@ import type { StreamName } from "./json_file.ts";
 
 export type { StreamName };
 
+/** Options of {@linkcode LogSink.close}. */
+export interface SinkCloseOptions {
+  /**
+   * Once aborted, background work that has not begun is left undone: the
+   * json-file and CRI sinks begin no more compressions of rotated files
+   * (those stay uncompressed, which readers take as well) and wait only for
+   * the one running. A driver passes the signal that ends its drain after
+   * SIGTERM.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * A log sink, as moby's `logger.Logger`: receives framed pieces of a
  * container's output and stores them.
@@ -83,6 +95,7 @@ export interface LogSink {
    *
    * @param endedStreams The streams that reached EOF, so a format can close
    *   what it left open.
+   * @param options A signal that cuts background work short.
    */
-  close(endedStreams?: StreamName[]): Promise<void>;
+  close(endedStreams?: StreamName[], options?: SinkCloseOptions): Promise<void>;
 }

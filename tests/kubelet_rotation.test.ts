@@ -181,6 +181,28 @@ Deno.test("KubeletRotatingFile gzips rotated files off the write path: right aft
   });
 });
 
+Deno.test("KubeletRotatingFile.close() with an aborted signal waits only for the compression running: files waiting for theirs stay uncompressed", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    const file = open(path, { maxSize: 1, maxFile: 5, now: () => T0 });
+    for (const e of ["a\n", "b\n", "c\n", "d\n", "e\n"]) put(file, e);
+    file.flush(); // begins compressing "a"; "b" and "c" wait, "d" is newest
+    const stop = new AbortController();
+    stop.abort();
+    await file.close({ signal: stop.signal });
+    assert.deepEqual(listDir(dir), [
+      "0.log",
+      `0.log.${rotationStamp(T0)}.gz`,
+      `0.log.${rotationStamp(T0 + 1000)}`,
+      `0.log.${rotationStamp(T0 + 2000)}`,
+      `0.log.${rotationStamp(T0 + 3000)}`,
+    ]);
+    const logs = listKubeletLogs(path);
+    const all = text.decode(concat(await Promise.all(logs.map(readLog))));
+    assert.equal(all, "a\nb\nc\nd\ne\n");
+  });
+});
+
 Deno.test("KubeletRotatingFile keeps max-file files in all, deleting the oldest, and loses no entry in those it keeps", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/0.log`;

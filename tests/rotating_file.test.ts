@@ -195,6 +195,129 @@ Deno.test("RotatingFile with compress loses and duplicates nothing when rotation
   }
 });
 
+/** Writes `count` entries of about 100 bytes, flushing each (rotations). */
+function writeEntries(file: RotatingFile, from: number, count: number) {
+  const written: string[] = [];
+  for (let i = from; i < from + count; i++) {
+    const line = `entry ${i} ${"x".repeat(80 + (i % 17))}\n`;
+    written.push(line);
+    const bytes = enc.encode(line);
+    const pos = file.reserve(bytes.length);
+    file.buffer.set(bytes, pos);
+    file.commit(pos + bytes.length, `t${i}`);
+    file.flush();
+  }
+  return written;
+}
+
+/** The kept files' text, oldest first, gunzipping `.gz`. */
+async function keptText(path: string, maxFile: number): Promise<string> {
+  let text = "";
+  for (let n = maxFile - 1; n >= 1; n--) {
+    const names = listDir(path.slice(0, path.lastIndexOf("/")));
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (names.includes(`${name}.${n}.gz`)) {
+      text += await gunzip(Deno.readFileSync(`${path}.${n}.gz`));
+    } else if (names.includes(`${name}.${n}`)) {
+      text += Deno.readTextFileSync(`${path}.${n}`);
+    }
+  }
+  return text + Deno.readTextFileSync(path);
+}
+
+Deno.test("RotatingFile with compress gzips one file at a time and never a file rotation has discarded: the disk holds max-file files and one compression", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const maxFile = 4;
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile,
+      compress: true,
+    });
+    const kept = new Set(["x.log", "x.log.1", "x.log.2", "x.log.3"]);
+    for (let i = 0; i < 300; i++) {
+      writeEntries(file, i * 10, 10); // one rotation or so, no await
+      const extra = listDir(dir).filter((n) =>
+        !kept.has(n.replace(/\.gz$/, ""))
+      );
+      // The compression running: its private link to the source, and its
+      // output. Before, each rotation began one: hundreds at once.
+      assert.ok(
+        extra.length <= 2 &&
+          extra.filter((n) => n.startsWith("x.log.rotated-")).length <= 1 &&
+          extra.filter((n) => n.startsWith("x.log.compressing-")).length <= 1,
+        `after ${i + 1} rounds: ${extra.join(" ")}`,
+      );
+    }
+    await file.close();
+    assert.deepEqual(listDir(dir), [
+      "x.log",
+      "x.log.1.gz",
+      "x.log.2.gz",
+      "x.log.3.gz",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile.close() with an aborted signal waits only for the compression running: files waiting for theirs stay uncompressed, every entry kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const maxFile = 5;
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile,
+      compress: true,
+    });
+    // Three rotations: the first rotated file (now .3) began its
+    // compression at once; .2 and .1 wait for their turn.
+    const lines = writeEntries(file, 0, 35);
+    const stop = new AbortController();
+    stop.abort();
+    await file.close({ signal: stop.signal });
+    assert.deepEqual(listDir(dir), [
+      "x.log",
+      "x.log.1",
+      "x.log.2",
+      "x.log.3.gz",
+    ]);
+    const text = await keptText(path, maxFile);
+    assert.ok(lines.join("").endsWith(text));
+    assert.ok(text.startsWith("entry "));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile.close() without a signal compresses every rotated file still waiting", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile: 5,
+      compress: true,
+    });
+    const lines = writeEntries(file, 0, 200);
+    await file.close();
+    assert.deepEqual(listDir(dir), [
+      "x.log",
+      "x.log.1.gz",
+      "x.log.2.gz",
+      "x.log.3.gz",
+      "x.log.4.gz",
+    ]);
+    const text = await keptText(path, 5);
+    assert.ok(lines.join("").endsWith(text));
+    assert.ok(text.startsWith("entry "));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("RotatingFile with a large max-file renames only the files that exist, keeping every entry", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -250,6 +373,27 @@ Deno.test("RotatingFile writes a big batch only up to a page boundary of the fil
       3000,
     );
     await file.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile.open() deletes what a killed writer's compression left, and keeps the rotated file it was compressing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.1`, "kept\n");
+    Deno.linkSync(`${path}.1`, `${path}.rotated-0b5e`);
+    Deno.writeTextFileSync(`${path}.compressing-0b5e`, "\x1f\x8b half");
+    Deno.writeTextFileSync(`${dir}/y.log.rotated-1`, "another log's");
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile: 3,
+      compress: true,
+    });
+    await file.close();
+    assert.deepEqual(listDir(dir), ["x.log", "x.log.1", "y.log.rotated-1"]);
+    assert.equal(Deno.readTextFileSync(`${path}.1`), "kept\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
