@@ -40,11 +40,21 @@ export interface LoggerStreams {
 export interface CopyOptions {
   /**
    * When aborted, stop reading, write what is held (a final fragment
-   * included) and return; bytes not yet read stay unread. A read already
-   * in flight is given `lateReadMs` to bring its bytes, which are then
-   * written too (it has taken them from the pipe).
+   * included) and return. A read already in flight is given `lateReadMs` to
+   * bring its bytes, which are then written too (it has taken them from the
+   * pipe). With readers that have `readNow`, what the pipe holds at the stop
+   * is taken as well, up to `stopBytes`: the container's writes put it
+   * there before the stop. Bytes written after that stay unread.
    */
   signal?: AbortSignal;
+  /**
+   * After an abort, with readers that have `readNow`: about the most bytes
+   * taken from each stream without waiting (the read that reaches it is the
+   * last), so that a writer that keeps going cannot hold the stop off; four
+   * times the pipe's 256 KiB.
+   * @default {1048576}
+   */
+  stopBytes?: number;
   /**
    * After an abort, how long to wait for a read in flight, in ms.
    * @default {100}
@@ -111,6 +121,7 @@ export async function copyStreams(
   const readSize = options.readSize ?? 256 * 1024;
   const turnBytes = options.turnBytes ?? 8 * 1024 * 1024;
   const turnMs = options.turnMs ?? 50;
+  const stopBytes = options.stopBytes ?? 1024 * 1024;
   const signal = options.signal;
   const result: CopyResult = { bytes: { stdout: 0, stderr: 0 }, ended: [] };
   const ABORTED = -1;
@@ -281,6 +292,17 @@ export async function copyStreams(
       inTurn += n;
       stream.take(buffer, n);
       if (performance.now() - turnStart >= turnMs) inTurn = turnBytes;
+    }
+    // Stopped with no read in flight: take what the pipe holds now.
+    for (let taken = 0; !eof && inFlight === undefined && taken < stopBytes;) {
+      const n = reader.readNow(buffer);
+      if (n === 0) break;
+      if (n === null) {
+        eof = true;
+        break;
+      }
+      taken += n;
+      stream.take(buffer, n);
     }
     stream.end(eof);
     releaseBuffer(buffer, inFlight);

@@ -192,6 +192,57 @@ Deno.test("copyStreams() with readNow: a stream that never pauses lets the other
   assert.deepEqual(result.ended, ["stderr"]);
 });
 
+Deno.test("copyStreams() with readNow: after an abort, takes what the pipe holds at the stop (the container wrote it before), then returns without EOF", async () => {
+  const sink = new RecordingSink();
+  const stop = new AbortController();
+  const write = sink.write.bind(sink);
+  sink.write = (...args: Parameters<RecordingSink["write"]>) => {
+    write(...args);
+    stop.abort(); // at the first piece
+  };
+  const reader = scriptedReader([
+    { bytes: enc.encode("a\n"), now: true },
+    { bytes: enc.encode("b\nc"), now: true },
+    { bytes: enc.encode("\n"), now: true },
+    { bytes: enc.encode("later\n"), now: false }, // only a wait gets it
+  ]);
+  const result = await copyStreams({ stdout: reader }, sink, {
+    signal: stop.signal,
+  });
+  assert.deepEqual(sink.pieces.map((p) => dec.decode(p.bytes)), [
+    "a\n",
+    "b\n",
+    "c\n",
+  ]);
+  assert.equal(reader.waits, 0);
+  assert.deepEqual(result.ended, []);
+  assert.equal(result.bytes.stdout, 6);
+});
+
+Deno.test("copyStreams() with readNow: after an abort, takes at most stopBytes from a writer that keeps going", async () => {
+  const sink = new RecordingSink();
+  const stop = new AbortController();
+  stop.abort();
+  const line = enc.encode("flood\n");
+  const stdout = {
+    readNow(buffer: Uint8Array): number {
+      const n = Math.min(buffer.length, line.length);
+      buffer.set(line.subarray(0, n));
+      return n;
+    },
+    read(): Promise<number> {
+      throw new Error("no wait after the stop");
+    },
+  };
+  const result = await copyStreams({ stdout }, sink, {
+    signal: stop.signal,
+    stopBytes: 600,
+  });
+  assert.equal(result.bytes.stdout, 600);
+  assert.equal(sink.pieces.length, 100);
+  assert.deepEqual(result.ended, []);
+});
+
 Deno.test("copyStreams() with readNow: a turn also ends after turnMs, however few bytes it read (a slow sink)", async () => {
   const stop = new AbortController();
   const line = enc.encode("flood\n");
@@ -221,16 +272,24 @@ Deno.test("copyStreams() with readNow: a turn also ends after turnMs, however fe
     flush: () => sink.flush(),
     close: () => sink.close(),
   };
-  setTimeout(() => stop.abort(), 30);
+  let readsAtAbort = -1;
+  setTimeout(() => {
+    readsAtAbort = reads;
+    stop.abort();
+  }, 30);
   await copyStreams({ stdout }, slow, {
     signal: stop.signal,
     turnBytes: 1 << 30,
     turnMs: 10,
+    stopBytes: 0,
   });
   await stdout.pending;
   // The abort's timer runs at the end of the turn it falls in (10-12 ms of
   // pieces each), not once the flood stops after 200 reads.
-  assert.ok(reads >= 5 && reads <= 40, `${reads} reads before the abort`);
+  assert.ok(
+    readsAtAbort >= 5 && readsAtAbort <= 40,
+    `${readsAtAbort} reads before the abort`,
+  );
 });
 
 for (const mode of ["read ahead", "readNow"] as const) {
