@@ -123,6 +123,8 @@ export {
   RotatingFile,
   type RotatingFileCloseOptions,
   type RotationOptions,
+  type WriteEvent,
+  type WriteEventHandler,
 } from "./src/rotating_file.ts";
 export type { LogSink, SinkCloseOptions } from "./src/sink.ts";
 export {

@@ -35,7 +35,31 @@ export interface BatchBuffers {
   release(buffer: Uint8Array): void;
 }
 
-/** A growable in-memory batch of entries for one file. */
+/**
+ * What a log file's writes went through: entries dropped because a write
+ * failed (a full disk, an I/O error), or writes that work again after
+ * that. Counts are bytes of entries as they would be in the file.
+ */
+export type WriteEvent =
+  | { kind: "dropped"; error: unknown; droppedBytes: number }
+  | { kind: "resumed"; droppedBytes: number };
+
+/** Receives a file's {@linkcode WriteEvent}s. */
+export type WriteEventHandler = (event: WriteEvent) => void;
+
+/** The newline that ends every entry (json-file and CRI alike). */
+const NL = 0x0a;
+
+/**
+ * A growable in-memory batch of entries for one file.
+ *
+ * A write that fails does not throw: as Docker's copier logs the error and
+ * drops the message, the batch drops its entries, cuts the file back to its
+ * last whole entry (a write may have stored part of one; the entries of
+ * both formats end with the file's only raw `\n` bytes), and tells its
+ * handler; the container keeps running and its pipe keeps being read. The
+ * next write that succeeds is reported too, with the bytes dropped in all.
+ */
 export class WriteBatch {
   /**
    * Where entries are written; empty until the first
@@ -45,10 +69,20 @@ export class WriteBatch {
   /** Bytes in the batch. */
   length = 0;
   #buffers: BatchBuffers | undefined;
+  #onEvent: WriteEventHandler | undefined;
+  /** Bytes of an entry begun at the end of the file (page-aligned writes). */
+  #tail = 0;
+  /** Bytes dropped since writes last worked; 0 while they work. */
+  #dropped = 0;
 
-  /** @param buffers Where the buffer comes from; ordinary arrays if absent. */
-  constructor(buffers?: BatchBuffers) {
+  /**
+   * @param buffers Where the buffer comes from; ordinary arrays if absent.
+   * @param onEvent Told of entries dropped by a failed write, and of the
+   *   write that works again.
+   */
+  constructor(buffers?: BatchBuffers, onEvent?: WriteEventHandler) {
     this.#buffers = buffers;
+    this.#onEvent = onEvent;
   }
 
   /**
@@ -70,7 +104,7 @@ export class WriteBatch {
     }
     let written = this.writePages(file, fileSize);
     if (this.length + maxLength > this.buffer.length) {
-      written += this.writeTo(file);
+      written += this.writeTo(file, fileSize + written);
     }
     if (maxLength > this.buffer.length) {
       this.#buffers?.release(this.buffer);
@@ -101,13 +135,15 @@ export class WriteBatch {
    *
    * @param file The file, open for appending.
    * @param fileSize The file's size in bytes: where the batch will start.
-   * @returns The bytes written (0 if the batch does not reach a boundary).
+   * @returns How much the file grew, in bytes (0 if the batch does not reach
+   *   a boundary; less than 0 when a failed write cut the file back to its
+   *   last whole entry).
    */
   writePages(file: Deno.FsFile, fileSize: number): number {
     const n = this.length - (fileSize + this.length) % PAGE;
     if (n <= 0) return 0;
-    let off = 0;
-    while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
+    const grown = this.#write(file, fileSize, n);
+    if (grown < 0 || this.length === 0) return grown;
     this.buffer.copyWithin(0, n, this.length);
     this.length -= n;
     return n;
@@ -116,14 +152,60 @@ export class WriteBatch {
   /**
    * Writes the batch to `file`, looping over short writes, and empties it.
    *
-   * @returns The bytes written.
+   * @param file The file, open for appending.
+   * @param fileSize The file's size in bytes: where the batch will start.
+   * @returns How much the file grew, in bytes (less than the batch, even
+   *   less than 0, when a write failed: see {@linkcode WriteBatch}).
    */
-  writeTo(file: Deno.FsFile): number {
-    const n = this.length;
-    let off = 0;
-    while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
+  writeTo(file: Deno.FsFile, fileSize: number): number {
+    const grown = this.#write(file, fileSize, this.length);
     this.length = 0;
+    return grown;
+  }
+
+  /**
+   * Writes the batch's first `n` bytes; on a failure, drops the batch and
+   * cuts the file back to its last whole entry.
+   *
+   * @returns How much the file grew.
+   */
+  #write(file: Deno.FsFile, fileSize: number, n: number): number {
+    let off = 0;
+    try {
+      while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
+    } catch (error) {
+      return this.#fail(file, fileSize, off, error);
+    }
+    if (n > 0) {
+      const nl = this.buffer.lastIndexOf(NL, n - 1);
+      this.#tail = nl === -1 ? this.#tail + n : n - (nl + 1);
+      if (this.#dropped > 0) {
+        this.#onEvent?.({ kind: "resumed", droppedBytes: this.#dropped });
+        this.#dropped = 0;
+      }
+    }
     return n;
+  }
+
+  #fail(
+    file: Deno.FsFile,
+    fileSize: number,
+    written: number,
+    error: unknown,
+  ): number {
+    const nl = written > 0 ? this.buffer.lastIndexOf(NL, written - 1) : -1;
+    const begun = nl === -1 ? this.#tail + written : written - (nl + 1);
+    let size = fileSize + written;
+    try {
+      file.truncateSync(size - begun);
+      size -= begun;
+    } catch { /* the cut entry stays: a reader skips the line */ }
+    const dropped = fileSize + written - size + this.length - written;
+    this.length = 0;
+    this.#tail = 0;
+    this.#dropped += dropped;
+    this.#onEvent?.({ kind: "dropped", error, droppedBytes: dropped });
+    return size - fileSize;
   }
 
   /**

@@ -12,6 +12,7 @@ import { holdLogLock, type LogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
 import { prepareSink } from "./sinks.ts";
+import { writeEventReporter } from "./write_report.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
 export interface LoggingDriverOptions {
@@ -99,7 +100,12 @@ export async function runLoggingDriver(
       );
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
-      opened = prepared.open({ retirer });
+      // A full disk drops entries, told on stderr; the container goes on.
+      const onWriteEvent = writeEventReporter(
+        prepared.path,
+        (line) => report(`shimlog driver: ${line}`),
+      );
+      opened = prepared.open({ retirer, onWriteEvent });
       retirer.start();
       // The writer's marker: followers (logs.ts -f) stop once it is released.
       // A second writer of the same log holds it: wait, but not past SIGTERM.

@@ -6,7 +6,11 @@
  * @module
  */
 
-import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import {
+  type BatchBuffers,
+  WriteBatch,
+  type WriteEventHandler,
+} from "./_write_batch.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { RotatingFileCloseOptions } from "./rotating_file.ts";
@@ -50,6 +54,11 @@ export interface KubeletRotationOptions {
    * without one (see `RotationOptions.buffers`).
    */
   buffers?: BatchBuffers;
+  /**
+   * Told when a failed write made the file drop entries, and when writes
+   * work again (see `RotationOptions.onWriteEvent`).
+   */
+  onWriteEvent?: WriteEventHandler;
 }
 
 /** A rotated file, newest last in the list. */
@@ -131,7 +140,7 @@ export class KubeletRotatingFile {
     this.#maxFile = options.maxFile ?? 5;
     this.#now = options.now ?? Date.now;
     this.#retirer = options.retirer;
-    this.#batch = new WriteBatch(options.buffers);
+    this.#batch = new WriteBatch(options.buffers, options.onWriteEvent);
     this.#rotated = rotated;
     this.#lastStamp = rotated.length > 0 ? rotated.at(-1)!.stamp : -Infinity;
   }
@@ -230,7 +239,7 @@ export class KubeletRotatingFile {
    * and starts compressing a rotated file if one is waiting.
    */
   flush(): void {
-    this.#size += this.#batch.writeTo(this.#file);
+    this.#size += this.#batch.writeTo(this.#file, this.#size);
     this.#compressNext();
   }
 

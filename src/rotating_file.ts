@@ -5,9 +5,14 @@
  * @module
  */
 
-import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import {
+  type BatchBuffers,
+  WriteBatch,
+  type WriteEvent,
+  type WriteEventHandler,
+} from "./_write_batch.ts";
 
-export type { BatchBuffers };
+export type { BatchBuffers, WriteEvent, WriteEventHandler };
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
@@ -50,6 +55,14 @@ export interface RotationOptions {
    * WebAssembly memory so that entries are encoded into it in place.
    */
   buffers?: BatchBuffers;
+  /**
+   * Told when a failed write (a full disk, an I/O error) made the file drop
+   * entries, and when writes work again. The file does not throw then: it
+   * drops the entries batched, cuts itself back to its last whole entry,
+   * and goes on, as Docker's copier drops a message it cannot log. Without
+   * a handler the drops go untold.
+   */
+  onWriteEvent?: WriteEventHandler;
 }
 
 /** A rotated file to compress: `NAME.index`, until it is gzipped. */
@@ -143,7 +156,7 @@ export class RotatingFile {
     this.#maxFile = options.maxFile ?? 1;
     this.#compress = options.compress ?? false;
     this.#retirer = options.retirer;
-    this.#batch = new WriteBatch(options.buffers);
+    this.#batch = new WriteBatch(options.buffers, options.onWriteEvent);
     while (
       this.#kept < this.#maxFile - 1 &&
       (exists(`${path}.${this.#kept + 1}`) ||
@@ -211,7 +224,7 @@ export class RotatingFile {
 
   /** Writes the batched entries, with one `write` call where the OS allows. */
   flush(): void {
-    this.#size += this.#batch.writeTo(this.#file);
+    this.#size += this.#batch.writeTo(this.#file, this.#size);
   }
 
   #rotate(): void {

@@ -15,6 +15,7 @@ import {
 import { JsonFileSink } from "./json_file_sink.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import type { LogSink } from "./sink.ts";
+import type { WriteEventHandler } from "./rotating_file.ts";
 
 /**
  * The log drivers {@linkcode openSink} knows: Docker's `json-file`, the CRI
@@ -95,9 +96,13 @@ export interface PreparedSink {
    *
    * @param options `retirer`: removes the files rotation discards (see
    *   {@linkcode LogRetirer}); they are deleted without one.
+   *   `onWriteEvent`: told when a failed write drops entries and when
+   *   writes work again (see `RotationOptions.onWriteEvent`).
    * @throws {Error} If the file cannot be created, naming it.
    */
-  open(options?: { retirer?: LogRetirer }): OpenedSink;
+  open(
+    options?: { retirer?: LogRetirer; onWriteEvent?: WriteEventHandler },
+  ): OpenedSink;
 }
 
 /**
@@ -122,24 +127,31 @@ export function prepareSink(config: DriverConfig): PreparedSink {
       );
     }
   }
-  let open: (path: string, retirer?: LogRetirer) => LogSink;
+  let open: (
+    path: string,
+    retirer?: LogRetirer,
+    onWriteEvent?: WriteEventHandler,
+  ) => LogSink;
   if (config.driver === "json-file") {
     const options = parseJsonFileOptions(config.opts);
     const attrs = extraAttributes(options, config);
-    open = (path, retirer) =>
-      JsonFileSink.open({ ...options, path, attrs, retirer });
+    open = (path, retirer, onWriteEvent) =>
+      JsonFileSink.open({ ...options, path, attrs, retirer, onWriteEvent });
   } else {
     const options = parseCriOptions(config.opts, config.driver);
     const flavour = config.driver === "k8s-file" ? "k8s-file" : "cri";
-    open = (path, retirer) =>
-      CriSink.open({ ...options, path, flavour, retirer });
+    open = (path, retirer, onWriteEvent) =>
+      CriSink.open({ ...options, path, flavour, retirer, onWriteEvent });
   }
   const path = logPathFor(config);
   return {
     path,
     open(options = {}) {
       try {
-        return { sink: open(path, options.retirer), path };
+        return {
+          sink: open(path, options.retirer, options.onWriteEvent),
+          path,
+        };
       } catch (error) {
         throw new Error(
           `Cannot open log file "${path}": ${(error as Error).message}`,

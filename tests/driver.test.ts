@@ -321,3 +321,70 @@ Deno.test("driver.ts, run with --expose-gc as driverRunArgs() runs it, asks V8 f
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Runs a command, failing the test when it fails. */
+async function run(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/** Waits until `path` holds at least `min` bytes and stops growing. */
+async function settledSize(path: string, min: number): Promise<number> {
+  let last = -1;
+  for (let same = 0; same < 4;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const size = (await Deno.stat(path)).size;
+    same = size === last && size >= min ? same + 1 : 0;
+    last = size;
+  }
+  return last;
+}
+
+Deno.test({
+  name:
+    "driver.ts on a full disk drops entries and says so once on stderr, keeps reading the container's pipe, and logs again once there is room (root: a 1 MiB tmpfs)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const root = await Deno.makeTempDir();
+    const small = `${root}/small`;
+    await Deno.mkdir(small);
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "shimlog-test", small]);
+    try {
+      const filler = `${small}/filler`;
+      await Deno.writeFile(filler, new Uint8Array(1024 * 1024 - 96 * 1024));
+      const log = `${small}/c.log`;
+      const d = await startDriver(root, ["log-path", log]);
+      assert.deepEqual([...await d.ready], [1]);
+      const line = (i: number) => `line ${i} ${"x".repeat(90)}\n`;
+      const before: string[] = [];
+      for (let i = 0; i < 3000; i++) before.push(line(i)); // 300 KB
+      await d.stdout.write(enc.encode(before.join("")));
+      const full = await settledSize(log, 32 * 1024);
+      await Deno.remove(filler); // an operator makes room
+      const after = [line(9000), line(9001)];
+      await d.stdout.write(enc.encode(after.join("")));
+      const { code, stderr } = await d.finish();
+      assert.equal(code, 0, stderr);
+      const messages = stderr.trim().split("\n");
+      assert.equal(messages.length, 2, stderr);
+      assert.match(
+        messages[0],
+        /^shimlog driver: cannot write ".*\/c\.log": No space left on device \(os error 28\); dropping log entries until it can \(\d+ bytes so far\)$/,
+      );
+      assert.match(
+        messages[1],
+        /^shimlog driver: writing ".*\/c\.log" again after dropping \d+ bytes of log entries$/,
+      );
+      const logs = jsonLines(await Deno.readTextFile(log)).map((e) => e.log);
+      // Whole entries only: the first ones up to the full disk, then the
+      // ones written once there was room.
+      assert.ok(logs.length < before.length);
+      assert.deepEqual(logs.slice(0, 3), before.slice(0, 3));
+      assert.deepEqual(logs.slice(-2), after);
+      assert.ok(full < 96 * 1024);
+    } finally {
+      await run("umount", [small]);
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

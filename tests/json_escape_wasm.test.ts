@@ -364,7 +364,7 @@ Deno.test("JsonFileSink leases read buffers and its batch from the escaper's mem
   }
 });
 
-Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memory even when the last write fails (a full disk: /dev/full)", async () => {
+Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memory even when the last write fails (a full disk: /dev/full), and tell of the drop", async () => {
   // In a process of its own: /dev/full needs --allow-all.
   const src = new URL("../src/", import.meta.url).href;
   const code = `
@@ -379,7 +379,10 @@ Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memor
     };
     const seen = [whole()];
     for (const open of [JsonFileSink.open, CriSink.open]) {
-      const sink = open({ path: "/dev/full" });
+      const sink = open({
+        path: "/dev/full",
+        onWriteEvent: (e) => seen.push(e.kind + " " + e.error.code + " " + e.droppedBytes),
+      });
       sink.write("stdout", new TextEncoder().encode("hi\\n"), false, { sec: 1, nsec: 0 });
       seen.push(whole());
       seen.push(await sink.close().then(() => "closed", (e) => e.code ?? e.name));
@@ -395,10 +398,12 @@ Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memor
   assert.deepEqual(JSON.parse(dec.decode(out.stdout)), [
     true, // the arena whole
     false, // a batch leased
-    "ENOSPC", // the last write fails
-    true, // given back all the same
+    "dropped ENOSPC 63", // the last write fails: its entry (63 bytes) is dropped
+    "closed", // and close() goes on
+    true, // the batch given back all the same
     false,
-    "ENOSPC",
+    "dropped ENOSPC 33", // the CRI record
+    "closed",
     true,
   ]);
 });
