@@ -82,6 +82,12 @@ export function parseJsonFileOptions(
         `Cannot parse max-file "${text}": expected a whole number of 1 or more`,
       );
     }
+    // Go's strconv.Atoi: a 64-bit int, or "value out of range".
+    if (BigInt(text) > 0x7fff_ffff_ffff_ffffn) {
+      throw new RangeError(
+        `Invalid max-file "${text}": value out of range (at most 9223372036854775807, as Go's int)`,
+      );
+    }
     maxFile = Number(text);
     if (maxFile < 1) {
       throw new RangeError(`Invalid max-file "${text}": must be 1 or more`);

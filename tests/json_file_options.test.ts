@@ -51,6 +51,16 @@ Deno.test("parseJsonFileOptions() refuses max-size of 0 and max-file below 1, as
     /"0".*1 or more/,
   );
   assert.throws(() => parseJsonFileOptions({ "max-file": "two" }), SyntaxError);
+  // Go's Atoi: a 64-bit int; a leading + is Go's too.
+  assert.throws(
+    () => parseJsonFileOptions({ "max-file": "99999999999999999999" }),
+    /Invalid max-file "99999999999999999999": value out of range/,
+  );
+  assert.equal(
+    parseJsonFileOptions({ "max-file": "9223372036854775807" }).maxFile,
+    9223372036854775807,
+  );
+  assert.equal(parseJsonFileOptions({ "max-file": "+3" }).maxFile, 3);
 });
 
 Deno.test("parseJsonFileOptions() allows compress only with max-size and max-file of 2 or more", () => {
