@@ -120,11 +120,11 @@ export {
 } from "./src/logger.ts";
 export {
   type BatchBuffers,
+  type LogFileEvent,
+  type LogFileEventHandler,
   RotatingFile,
   type RotatingFileCloseOptions,
   type RotationOptions,
-  type WriteEvent,
-  type WriteEventHandler,
 } from "./src/rotating_file.ts";
 export type { LogSink, SinkCloseOptions } from "./src/sink.ts";
 export {

@@ -35,17 +35,7 @@ export interface BatchBuffers {
   release(buffer: Uint8Array): void;
 }
 
-/**
- * What a log file's writes went through: entries dropped because a write
- * failed (a full disk, an I/O error), or writes that work again after
- * that. Counts are bytes of entries as they would be in the file.
- */
-export type WriteEvent =
-  | { kind: "dropped"; error: unknown; droppedBytes: number }
-  | { kind: "resumed"; droppedBytes: number };
-
-/** Receives a file's {@linkcode WriteEvent}s. */
-export type WriteEventHandler = (event: WriteEvent) => void;
+import type { LogFileEventHandler } from "./log_file_events.ts";
 
 /** The newline that ends every entry (json-file and CRI alike). */
 const NL = 0x0a;
@@ -69,7 +59,7 @@ export class WriteBatch {
   /** Bytes in the batch. */
   length = 0;
   #buffers: BatchBuffers | undefined;
-  #onEvent: WriteEventHandler | undefined;
+  #onEvent: LogFileEventHandler | undefined;
   /** Bytes of an entry begun at the end of the file (page-aligned writes). */
   #tail = 0;
   /** Bytes dropped since writes last worked; 0 while they work. */
@@ -80,7 +70,7 @@ export class WriteBatch {
    * @param onEvent Told of entries dropped by a failed write, and of the
    *   write that works again.
    */
-  constructor(buffers?: BatchBuffers, onEvent?: WriteEventHandler) {
+  constructor(buffers?: BatchBuffers, onEvent?: LogFileEventHandler) {
     this.#buffers = buffers;
     this.#onEvent = onEvent;
   }

@@ -101,11 +101,11 @@ export async function runLoggingDriver(
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
       // A full disk drops entries, told on stderr; the container goes on.
-      const onWriteEvent = writeEventReporter(
+      const onEvent = writeEventReporter(
         prepared.path,
         (line) => report(`shimlog driver: ${line}`),
       );
-      opened = prepared.open({ retirer, onWriteEvent });
+      opened = prepared.open({ retirer, onEvent });
       retirer.start();
       // The writer's marker: followers (logs.ts -f) stop once it is released.
       // A second writer of the same log holds it: wait, but not past SIGTERM.

@@ -6,11 +6,9 @@
  * @module
  */
 
-import {
-  type BatchBuffers,
-  WriteBatch,
-  type WriteEventHandler,
-} from "./_write_batch.ts";
+import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
+import { ROTATION_RETRY_MS } from "./rotating_file.ts";
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { RotatingFileCloseOptions } from "./rotating_file.ts";
@@ -56,9 +54,9 @@ export interface KubeletRotationOptions {
   buffers?: BatchBuffers;
   /**
    * Told when a failed write made the file drop entries, and when writes
-   * work again (see `RotationOptions.onWriteEvent`).
+   * work again (see `RotationOptions.onEvent`).
    */
-  onWriteEvent?: WriteEventHandler;
+  onEvent?: LogFileEventHandler;
 }
 
 /** A rotated file, newest last in the list. */
@@ -101,9 +99,13 @@ const STAMP = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/;
  * uncompressed file whose `.gz` exists) are deleted, as kubelet does, and
  * the rotated files already present count towards `maxFile`.
  *
- * If a rotation fails (the rename or the new file is refused), rotation
- * stops and entries keep going to the file being written, so that nothing
- * is lost; {@linkcode KubeletRotatingFile.close} reports the error.
+ * If a rotation fails (the rename or the new file is refused: a full disk,
+ * no inode left), the full file goes back to `path` and stays current,
+ * growing past `maxSize`, and rotation is tried again `ROTATION_RETRY_MS`
+ * (1 s) later, so that nothing is lost; only when the file cannot be put
+ * back does rotation stop, entries going on into the renamed file. The
+ * `onEvent` handler is told at once (see `LogFileEvent`); without one,
+ * {@linkcode KubeletRotatingFile.close} throws the errors.
  *
  * Entries are batched in memory and written with one `write` call per
  * {@linkcode KubeletRotatingFile.flush}.
@@ -126,6 +128,9 @@ export class KubeletRotatingFile {
   /** No more compressions begin (see `KubeletRotatingFile.close`). */
   #stopCompressing = false;
   #errors: unknown[] = [];
+  #onEvent: LogFileEventHandler | undefined;
+  /** When a failed rotation may be tried again (`performance.now()`). */
+  #retryAt = 0;
 
   private constructor(
     path: string,
@@ -140,7 +145,8 @@ export class KubeletRotatingFile {
     this.#maxFile = options.maxFile ?? 5;
     this.#now = options.now ?? Date.now;
     this.#retirer = options.retirer;
-    this.#batch = new WriteBatch(options.buffers, options.onWriteEvent);
+    this.#batch = new WriteBatch(options.buffers, options.onEvent);
+    this.#onEvent = options.onEvent;
     this.#rotated = rotated;
     this.#lastStamp = rotated.length > 0 ? rotated.at(-1)!.stamp : -Infinity;
   }
@@ -220,7 +226,10 @@ export class KubeletRotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
+    if (
+      this.#size + this.#batch.length >= this.#maxSize &&
+      (this.#retryAt === 0 || performance.now() >= this.#retryAt)
+    ) this.#rotate();
     this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
@@ -256,7 +265,7 @@ export class KubeletRotatingFile {
         // Deleted under us: start a new file, there is nothing to keep.
         this.#reopen();
       } else {
-        this.#stopRotating(error);
+        this.#postpone(error);
       }
       return;
     }
@@ -264,10 +273,18 @@ export class KubeletRotatingFile {
     try {
       file = openAppend(this.path);
     } catch (error) {
-      // Keep writing to the renamed file: it is still open.
-      this.#stopRotating(error);
+      try {
+        // The full file back under its name: it stays current.
+        Deno.renameSync(name, this.path);
+      } catch {
+        // Keep writing to the renamed file: it is still open.
+        this.#stopRotating(error);
+        return;
+      }
+      this.#postpone(error);
       return;
     }
+    this.#retryAt = 0;
     this.#file.close();
     this.#file = file;
     this.#size = 0;
@@ -304,16 +321,36 @@ export class KubeletRotatingFile {
     this.#size = 0;
   }
 
+  /** A rotation that failed, with the file still current: try later. */
+  #postpone(error: unknown): void {
+    this.#retryAt = performance.now() + ROTATION_RETRY_MS;
+    this.#trouble({
+      kind: "rotation-failed",
+      error,
+      retryMs: ROTATION_RETRY_MS,
+    });
+  }
+
   #stopRotating(error: unknown): void {
     this.#maxSize = Infinity;
-    this.#errors.push(
-      new Error(
+    this.#trouble({
+      kind: "rotation-failed",
+      error: new Error(
         `Cannot rotate "${this.path}", rotation stopped: ${
           (error as Error).message
         }`,
         { cause: error },
       ),
-    );
+      retryMs: Infinity,
+    });
+  }
+
+  /** Tells the handler, or keeps the error for close() without one. */
+  #trouble(event: LogFileEvent): void {
+    if (this.#onEvent !== undefined) this.#onEvent(event);
+    else if (event.kind !== "dropped" && event.kind !== "resumed") {
+      this.#errors.push(event.error);
+    }
   }
 
   /** The next free timestamp, later than every rotated file's. */
@@ -335,12 +372,16 @@ export class KubeletRotatingFile {
     this.#job = compress(entry)
       .catch((error) => {
         entry.failed = true;
-        this.#errors.push(
-          new Error(
-            `Cannot compress "${entry.name}": ${(error as Error).message}`,
-            { cause: error },
-          ),
-        );
+        this.#trouble({
+          kind: "compression-failed",
+          error: this.#onEvent === undefined
+            ? new Error(
+              `Cannot compress "${entry.name}": ${(error as Error).message}`,
+              { cause: error },
+            )
+            : error,
+          path: entry.name,
+        });
       })
       .finally(() => {
         this.#job = undefined;

@@ -5,14 +5,10 @@
  * @module
  */
 
-import {
-  type BatchBuffers,
-  WriteBatch,
-  type WriteEvent,
-  type WriteEventHandler,
-} from "./_write_batch.ts";
+import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 
-export type { BatchBuffers, WriteEvent, WriteEventHandler };
+export type { BatchBuffers, LogFileEvent, LogFileEventHandler };
 
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
@@ -56,14 +52,24 @@ export interface RotationOptions {
    */
   buffers?: BatchBuffers;
   /**
-   * Told when a failed write (a full disk, an I/O error) made the file drop
-   * entries, and when writes work again. The file does not throw then: it
-   * drops the entries batched, cuts itself back to its last whole entry,
-   * and goes on, as Docker's copier drops a message it cannot log. Without
-   * a handler the drops go untold.
+   * Told of trouble the file gets through (see {@linkcode LogFileEvent}):
+   * a failed write (a full disk, an I/O error) drops the entries batched
+   * and cuts the file back to its last whole entry, as Docker's copier
+   * drops a message it cannot log; a failed rotation leaves the full file
+   * current and is tried again {@linkcode ROTATION_RETRY_MS} later; a failed
+   * compression leaves its file uncompressed. None of them throws. Without
+   * a handler, drops go untold and the first failed rotation and every
+   * failed compression are thrown by {@linkcode RotatingFile.close}.
    */
-  onWriteEvent?: WriteEventHandler;
+  onEvent?: LogFileEventHandler;
 }
+
+/**
+ * How long a file whose rotation failed (no room or inode for the new file,
+ * a rename refused) waits before it tries again, in ms; it grows past
+ * max-size meanwhile.
+ */
+export const ROTATION_RETRY_MS = 1000;
 
 /** A rotated file to compress: `NAME.index`, until it is gzipped. */
 interface Uncompressed {
@@ -98,8 +104,13 @@ export interface RotatingFileCloseOptions {
  * - before each entry, if the file holds `maxSize` bytes or more, rotate;
  * - rotation shifts `NAME.1` to `NAME.2` and so on, the current file becomes
  *   `NAME.1`, and at most `maxFile` files are kept in all;
- * - with `maxFile` 1 the current file is unlinked and a new one started (never
- *   truncated in place, so a reader holding it can finish it);
+ * - with `maxFile` 1 a new file is created (as `NAME.rotating-PID`), the full
+ *   one unlinked and the new one renamed into its place (never truncated in
+ *   place, so a reader holding it can finish it);
+ * - a rotation that fails (no room or inode for the new file, a rename
+ *   refused) leaves the full file current, under its name, and is tried
+ *   again {@linkcode ROTATION_RETRY_MS} later: entries go on, past
+ *   `maxSize`, rather than stop;
  * - with `compress`, rotated files are gzipped to `NAME.N.gz` in a Worker,
  *   off the write path and one at a time, the newest waiting first; a
  *   rotation that comes during a compression renames the uncompressed file
@@ -111,9 +122,9 @@ export interface RotatingFileCloseOptions {
  *   bytes and one compression's source and output (Docker instead holds up
  *   the next rotation, and the container's writes, until the previous
  *   compression is done);
- * - on open, what the compression of a writer that was killed left
- *   (`NAME.rotated-…`, a second link to its source; `NAME.compressing-…`,
- *   its output) is deleted; its source stays, uncompressed.
+ * - on open, what a writer that was killed left half done is deleted: a
+ *   compression's `NAME.rotated-…` (a second link to its source, which stays
+ *   uncompressed) and `NAME.compressing-…`, and a `NAME.rotating-…`.
  *
  * Entries are batched in memory and written with one `write` call per
  * {@linkcode RotatingFile.flush}; an entry never spans two files.
@@ -142,6 +153,9 @@ export class RotatingFile {
    */
   #kept = 0;
   #errors: unknown[] = [];
+  #onEvent: LogFileEventHandler | undefined;
+  /** When a failed rotation may be tried again (`performance.now()`). */
+  #retryAt = 0;
 
   private constructor(
     path: string,
@@ -156,7 +170,8 @@ export class RotatingFile {
     this.#maxFile = options.maxFile ?? 1;
     this.#compress = options.compress ?? false;
     this.#retirer = options.retirer;
-    this.#batch = new WriteBatch(options.buffers, options.onWriteEvent);
+    this.#batch = new WriteBatch(options.buffers, options.onEvent);
+    this.#onEvent = options.onEvent;
     while (
       this.#kept < this.#maxFile - 1 &&
       (exists(`${path}.${this.#kept + 1}`) ||
@@ -181,7 +196,7 @@ export class RotatingFile {
       Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
     }
     const file = openAppend(path);
-    removeCompressionLeftovers(path);
+    removeLeftovers(path);
     return new RotatingFile(path, file, file.statSync().size, options);
   }
 
@@ -205,7 +220,10 @@ export class RotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (this.#size + this.#batch.length >= this.#maxSize) this.#rotate();
+    if (
+      this.#size + this.#batch.length >= this.#maxSize &&
+      (this.#retryAt === 0 || performance.now() >= this.#retryAt)
+    ) this.#rotate();
     this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
@@ -229,26 +247,84 @@ export class RotatingFile {
 
   #rotate(): void {
     this.flush();
+    let next: Deno.FsFile;
+    try {
+      next = this.#maxFile < 2 ? this.#restart() : this.#shiftAndOpen();
+    } catch (error) {
+      // The full file stays current; entries go on into it.
+      this.#retryAt = performance.now() + ROTATION_RETRY_MS;
+      this.#trouble({
+        kind: "rotation-failed",
+        error,
+        retryMs: ROTATION_RETRY_MS,
+      });
+      return;
+    }
+    this.#retryAt = 0;
     this.#file.close();
+    this.#file = next;
+    this.#size = 0;
+    this.#retirer?.startDeletions();
+    this.#compressNext();
+  }
+
+  /**
+   * With `maxFile` 1: a new file first (so that a failure changes nothing),
+   * then the full one discarded and the new one put in its place.
+   */
+  #restart(): Deno.FsFile {
     const name = this.path;
-    if (this.#maxFile < 2) {
+    const fresh = `${name}.rotating-${Deno.pid}`;
+    removeIfExists(fresh);
+    const next = openAppend(fresh);
+    try {
       this.#discard(name);
-    } else if (!this.#compress) {
+      Deno.renameSync(fresh, name);
+    } catch (error) {
+      next.close();
+      removeIfExists(fresh);
+      throw error;
+    }
+    return next;
+  }
+
+  /**
+   * The shifts, the full file to `NAME.1`, and a new `NAME`. When the new
+   * file cannot be created (a full disk, no inode left), the full file goes
+   * back to `NAME`; what the shifts discarded stays discarded.
+   */
+  #shiftAndOpen(): Deno.FsFile {
+    const name = this.path;
+    if (this.#compress) this.#shiftCompressed();
+    else {
       for (let i = Math.min(this.#kept, this.#maxFile - 1); i >= 1; i--) {
         if (i === this.#maxFile - 1) this.#discard(`${name}.${i}`);
         else renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
       }
-      Deno.renameSync(name, `${name}.1`);
-    } else {
-      this.#shiftCompressed();
-      Deno.renameSync(name, `${name}.1`);
-      this.#waiting.unshift({ index: 1, lastTime: this.#lastTime });
     }
     this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
-    this.#file = openAppend(name);
-    this.#size = 0;
-    this.#retirer?.startDeletions();
-    this.#compressNext();
+    Deno.renameSync(name, `${name}.1`);
+    let next: Deno.FsFile;
+    try {
+      next = openAppend(name);
+    } catch (error) {
+      Deno.renameSync(`${name}.1`, name);
+      throw error;
+    }
+    if (this.#compress) {
+      this.#waiting.unshift({ index: 1, lastTime: this.#lastTime });
+    }
+    return next;
+  }
+
+  /** Tells the handler, or keeps the error for close() without one. */
+  #trouble(event: LogFileEvent): void {
+    if (this.#onEvent !== undefined) this.#onEvent(event);
+    else if (event.kind === "compression-failed") {
+      this.#errors.push(event.error);
+    } else if (event.kind === "rotation-failed" && this.#errors.length === 0) {
+      this.#errors.push(event.error);
+    }
   }
 
   /** Deletes or retires a file rotation discards. */
@@ -300,7 +376,12 @@ export class RotatingFile {
     try {
       Deno.linkSync(`${name}.${file.index}`, snapshot);
     } catch (error) {
-      this.#errors.push(error); // NAME.index stays, uncompressed
+      // NAME.index stays, uncompressed.
+      this.#trouble({
+        kind: "compression-failed",
+        error,
+        path: `${name}.${file.index}`,
+      });
       this.#compressNext();
       return;
     }
@@ -312,11 +393,14 @@ export class RotatingFile {
     // no rotation sees it half finished.
     const finish = (error?: unknown) => {
       this.#running = undefined;
+      const source = `${name}.${file.index}`;
       try {
         removeIfExists(snapshot);
         if (error !== undefined) {
           removeIfExists(tmp); // NAME.index stays, uncompressed
-          this.#errors.push(error);
+          if (file.index !== Infinity) {
+            this.#trouble({ kind: "compression-failed", error, path: source });
+          }
         } else if (file.index === Infinity) {
           removeIfExists(tmp); // rotated out while it was compressed
         } else {
@@ -324,7 +408,11 @@ export class RotatingFile {
           removeIfExists(`${name}.${file.index}`);
         }
       } catch (failure) {
-        this.#errors.push(failure);
+        this.#trouble({
+          kind: "compression-failed",
+          error: failure,
+          path: source,
+        });
       }
       this.#compressNext();
     };
@@ -384,18 +472,21 @@ export class RotatingFile {
 }
 
 /**
- * Deletes what a compression of `path`'s rotated files left when its
- * writer was killed: the private link to the source (`NAME.rotated-…`),
- * which would keep a discarded file's bytes on disk, and the unfinished
- * output (`NAME.compressing-…`). The rotated file itself stays, uncompressed.
+ * Deletes what a writer of `path` that was killed left half done: a
+ * compression's private link to its source (`NAME.rotated-…`), which would
+ * keep a discarded file's bytes on disk, and its unfinished output
+ * (`NAME.compressing-…`), whose rotated file stays, uncompressed; and the
+ * new file of a `maxFile` 1 rotation not yet in place (`NAME.rotating-…`,
+ * empty or nearly).
  */
-function removeCompressionLeftovers(path: string): void {
+function removeLeftovers(path: string): void {
   const dir = folderOf(path);
   const name = path.slice(path.lastIndexOf("/") + 1);
   for (const entry of namesIn(dir)) {
     if (
       entry.startsWith(`${name}.rotated-`) ||
-      entry.startsWith(`${name}.compressing-`)
+      entry.startsWith(`${name}.compressing-`) ||
+      entry.startsWith(`${name}.rotating-`)
     ) {
       removeIfExists(`${dir === "/" ? "" : dir}/${entry}`);
     }

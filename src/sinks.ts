@@ -15,7 +15,7 @@ import {
 import { JsonFileSink } from "./json_file_sink.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import type { LogSink } from "./sink.ts";
-import type { WriteEventHandler } from "./rotating_file.ts";
+import type { LogFileEventHandler } from "./log_file_events.ts";
 
 /**
  * The log drivers {@linkcode openSink} knows: Docker's `json-file`, the CRI
@@ -96,12 +96,12 @@ export interface PreparedSink {
    *
    * @param options `retirer`: removes the files rotation discards (see
    *   {@linkcode LogRetirer}); they are deleted without one.
-   *   `onWriteEvent`: told when a failed write drops entries and when
-   *   writes work again (see `RotationOptions.onWriteEvent`).
+   *   `onEvent`: told when a failed write drops entries and when
+   *   writes work again (see `RotationOptions.onEvent`).
    * @throws {Error} If the file cannot be created, naming it.
    */
   open(
-    options?: { retirer?: LogRetirer; onWriteEvent?: WriteEventHandler },
+    options?: { retirer?: LogRetirer; onEvent?: LogFileEventHandler },
   ): OpenedSink;
 }
 
@@ -130,18 +130,18 @@ export function prepareSink(config: DriverConfig): PreparedSink {
   let open: (
     path: string,
     retirer?: LogRetirer,
-    onWriteEvent?: WriteEventHandler,
+    onEvent?: LogFileEventHandler,
   ) => LogSink;
   if (config.driver === "json-file") {
     const options = parseJsonFileOptions(config.opts);
     const attrs = extraAttributes(options, config);
-    open = (path, retirer, onWriteEvent) =>
-      JsonFileSink.open({ ...options, path, attrs, retirer, onWriteEvent });
+    open = (path, retirer, onEvent) =>
+      JsonFileSink.open({ ...options, path, attrs, retirer, onEvent });
   } else {
     const options = parseCriOptions(config.opts, config.driver);
     const flavour = config.driver === "k8s-file" ? "k8s-file" : "cri";
-    open = (path, retirer, onWriteEvent) =>
-      CriSink.open({ ...options, path, flavour, retirer, onWriteEvent });
+    open = (path, retirer, onEvent) =>
+      CriSink.open({ ...options, path, flavour, retirer, onEvent });
   }
   const path = logPathFor(config);
   return {
@@ -149,7 +149,7 @@ export function prepareSink(config: DriverConfig): PreparedSink {
     open(options = {}) {
       try {
         return {
-          sink: open(path, options.retirer, options.onWriteEvent),
+          sink: open(path, options.retirer, options.onEvent),
           path,
         };
       } catch (error) {

@@ -1,29 +1,31 @@
 /**
- * Telling the operator about log entries a failed write dropped, without a
- * line per entry.
+ * Telling the operator about a log file's trouble (entries dropped, a
+ * rotation or compression that failed) without a line per entry.
  *
  * @module
  */
 
-import type { WriteEvent, WriteEventHandler } from "./rotating_file.ts";
+import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 
 /** Options of {@linkcode writeEventReporter}. */
 export interface WriteEventReporterOptions {
   /** The clock, in ms. @default {Date.now} */
   now?: () => number;
   /**
-   * Least time between two lines about drops that go on, in ms.
+   * Least time between two lines about the same trouble going on, in ms.
    * @default {10000}
    */
   everyMs?: number;
 }
 
 /**
- * A {@linkcode WriteEventHandler} that reports a log's dropped entries
- * through `report`: one line at the first drop, then at most one line every
- * `everyMs` while drops go on (with the bytes dropped in all), and one line
- * when writes work again. Docker's daemon logs each message it could not
- * write; a full disk would make that a flood.
+ * A {@linkcode LogFileEventHandler} that reports a log's trouble through
+ * `report`, one line at once and then at most one line every `everyMs` for
+ * each kind while it goes on: entries dropped by failed writes (with the
+ * bytes dropped in all, and a line when writes work again), a rotation that
+ * failed (the file grows past max-size meanwhile), a compression that
+ * failed. Docker's daemon logs each message it could not write; a full
+ * disk would make that a flood.
  *
  * @param path The log file's path, for the messages.
  * @param report Where lines go (the driver's stderr).
@@ -50,36 +52,67 @@ export function writeEventReporter(
   path: string,
   report: (line: string) => void,
   options: WriteEventReporterOptions = {},
-): WriteEventHandler {
+): LogFileEventHandler {
   const now = options.now ?? Date.now;
   const everyMs = options.everyMs ?? 10_000;
   let dropped = 0;
-  let lastLine = -Infinity;
-  return (event: WriteEvent) => {
-    if (event.kind === "resumed") {
-      report(
-        `writing "${path}" again after dropping ${event.droppedBytes} bytes of log entries`,
-      );
-      dropped = 0;
-      return;
-    }
-    const message = event.error instanceof Error
-      ? event.error.message
-      : String(event.error);
-    const first = dropped === 0;
-    dropped += event.droppedBytes;
+  const lastLine = new Map<LogFileEvent["kind"], number>();
+  /** Whether a line about `kind` may go out now; notes it if so. */
+  const due = (kind: LogFileEvent["kind"], first: boolean): boolean => {
     const at = now();
-    if (first) {
-      report(
-        `cannot write "${path}": ${message}; dropping log entries until it can (${dropped} bytes so far)`,
-      );
-    } else if (at - lastLine >= everyMs) {
-      report(
-        `still cannot write "${path}": ${message} (${dropped} bytes of log entries dropped)`,
-      );
-    } else {
-      return;
+    if (!first && at - (lastLine.get(kind) ?? -Infinity) < everyMs) {
+      return false;
     }
-    lastLine = at;
+    lastLine.set(kind, at);
+    return true;
   };
+  return (event: LogFileEvent) => {
+    switch (event.kind) {
+      case "resumed":
+        report(
+          `writing "${path}" again after dropping ${event.droppedBytes} bytes of log entries`,
+        );
+        dropped = 0;
+        return;
+      case "dropped": {
+        const first = dropped === 0;
+        dropped += event.droppedBytes;
+        if (!due("dropped", first)) return;
+        report(
+          first
+            ? `cannot write "${path}": ${
+              message(event.error)
+            }; dropping log entries until it can (${dropped} bytes so far)`
+            : `still cannot write "${path}": ${
+              message(event.error)
+            } (${dropped} bytes of log entries dropped)`,
+        );
+        return;
+      }
+      case "rotation-failed":
+        if (!due("rotation-failed", false)) return;
+        report(
+          event.retryMs === Infinity
+            ? message(event.error)
+            : `cannot rotate "${path}": ${
+              message(event.error)
+            }; it grows past max-size, rotation is tried again every ${
+              event.retryMs / 1000
+            } s`,
+        );
+        return;
+      case "compression-failed":
+        if (!due("compression-failed", false)) return;
+        report(
+          `cannot compress "${event.path}": ${
+            message(event.error)
+          }; it stays uncompressed`,
+        );
+        return;
+    }
+  };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

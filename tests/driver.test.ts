@@ -388,3 +388,73 @@ Deno.test({
     }
   },
 });
+
+for (const driver of ["json-file", "cri"]) {
+  Deno.test({
+    name:
+      `driver.ts (${driver}) with no inode left for the new file keeps the full file current, says so once on stderr, and loses no entry (root: a tmpfs of 5 inodes)`,
+    ignore: Deno.uid() !== 0,
+    fn: async () => {
+      const root = await Deno.makeTempDir();
+      const small = `${root}/small`;
+      await Deno.mkdir(small);
+      // The folder, the log, its lock and followers' marker, and one more:
+      // the first rotation's new file.
+      await run("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=4m,nr_inodes=5",
+        "shimlog-test",
+        small,
+      ]);
+      try {
+        const log = `${small}/c.log`;
+        const d = await startDriver(root, [
+          "log-path",
+          log,
+          "log-driver",
+          driver,
+          "max-size",
+          driver === "cri" ? "10Ki" : "10k",
+          "max-file",
+          "3",
+        ]);
+        assert.deepEqual([...await d.ready], [1]);
+        const lines: string[] = [];
+        for (let i = 0; i < 1000; i++) {
+          lines.push(`line ${i} ${"x".repeat(90)}\n`);
+        }
+        await d.stdout.write(enc.encode(lines.join("")));
+        const { code, stderr } = await d.finish();
+        assert.equal(code, 0, stderr);
+        const messages = stderr.trim().split("\n");
+        assert.equal(messages.length, 1, stderr);
+        assert.match(
+          messages[0],
+          /^shimlog driver: cannot rotate ".*\/c\.log": .*No space left on device.*; it grows past max-size, rotation is tried again every 1 s$/,
+        );
+        // The rotated file (json-file: .2 now, the shift done by the failed
+        // rotation stays), then the current one: every line once, in order.
+        const names = [...Deno.readDirSync(small)].map((e) => e.name)
+          .filter((n) =>
+            n.startsWith("c.log.") && /\.(\d|\d{8}-\d{6})$/.test(n)
+          );
+        assert.equal(names.length, 1, names.join(" "));
+        const text = [`${small}/${names[0]}`, log].map((p) =>
+          Deno.readTextFileSync(p)
+        ).join("");
+        const logged = driver === "cri"
+          ? text.split("\n").filter((l) => l).map((l) =>
+            l.split(" ").slice(3).join(" ") + "\n"
+          )
+          : jsonLines(text).map((e) => e.log);
+        assert.deepEqual(logged, lines);
+        assert.ok(Deno.statSync(log).size > 20_000, "past max-size");
+      } finally {
+        await run("umount", [small]);
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  });
+}

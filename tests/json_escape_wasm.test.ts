@@ -381,7 +381,7 @@ Deno.test("JsonFileSink and CriSink give their batch back to the escaper's memor
     for (const open of [JsonFileSink.open, CriSink.open]) {
       const sink = open({
         path: "/dev/full",
-        onWriteEvent: (e) => seen.push(e.kind + " " + e.error.code + " " + e.droppedBytes),
+        onEvent: (e) => seen.push(e.kind + " " + e.error.code + " " + e.droppedBytes),
       });
       sink.write("stdout", new TextEncoder().encode("hi\\n"), false, { sec: 1, nsec: 0 });
       seen.push(whole());

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { parseRfc3339Nano } from "../src/clock.ts";
 import { gzipExtra } from "../src/gzip.ts";
 import { JsonFileSink } from "../src/json_file_sink.ts";
-import { RotatingFile } from "../src/rotating_file.ts";
+import {
+  type LogFileEvent,
+  RotatingFile,
+  ROTATION_RETRY_MS,
+} from "../src/rotating_file.ts";
 import { fixture } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -396,5 +400,79 @@ Deno.test("RotatingFile.open() deletes what a killed writer's compression left, 
     assert.equal(Deno.readTextFileSync(`${path}.1`), "kept\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile whose rotation fails keeps writing to the full file, tells its handler, and rotates once the cause is gone (a retry 1 s later)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    // In the way of the discard of x.log.1 (max-file 2): not removable.
+    Deno.mkdirSync(`${path}.1`);
+    Deno.writeTextFileSync(`${path}.1/keep`, "");
+    const events: LogFileEvent[] = [];
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile: 2,
+      onEvent: (e) => events.push(e),
+    });
+    const first = writeEntries(file, 0, 30); // about 3 rotations' worth
+    assert.deepEqual(events.map((e) => e.kind), ["rotation-failed"]);
+    assert.equal(
+      (events[0] as { retryMs: number }).retryMs,
+      ROTATION_RETRY_MS,
+    );
+    assert.equal(Deno.readTextFileSync(path), first.join(""));
+    Deno.removeSync(`${path}.1`, { recursive: true });
+    writeEntries(file, 30, 1); // too soon: no new try
+    assert.equal(events.length, 1);
+    assert.ok(Deno.statSync(path).size > 3000);
+    await new Promise((r) => setTimeout(r, ROTATION_RETRY_MS + 100));
+    const later = writeEntries(file, 31, 1);
+    await file.close();
+    assert.equal(events.length, 1, "the retry worked");
+    assert.deepEqual(listDir(dir), ["x.log", "x.log.1"]);
+    assert.equal(Deno.readTextFileSync(path), later.join(""));
+    assert.ok(Deno.readTextFileSync(`${path}.1`).startsWith(first.join("")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile tells its handler of a compression that failed, naming the file, and close() does not throw it again; without a handler close() throws it", async () => {
+  for (const handled of [true, false]) {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = `${dir}/x.log`;
+      const events: LogFileEvent[] = [];
+      const file = RotatingFile.open(path, {
+        maxSize: 1000,
+        maxFile: 5,
+        compress: true,
+        ...(handled ? { onEvent: (e: LogFileEvent) => events.push(e) } : {}),
+      });
+      // Two rotations: the first file's compression runs, the second waits.
+      writeEntries(file, 0, 25);
+      assert.deepEqual(listDir(dir).filter((n) => /\.\d$/.test(n)), [
+        "x.log.1",
+        "x.log.2",
+      ]);
+      Deno.removeSync(`${path}.1`); // the waiting one, gone by hand
+      if (handled) {
+        await file.close();
+        assert.equal(events.length, 1);
+        const [event] = events;
+        assert.equal(event.kind, "compression-failed");
+        assert.equal((event as { path: string }).path, `${path}.1`);
+        assert.ok(
+          (event as { error: unknown }).error instanceof Deno.errors.NotFound,
+        );
+      } else {
+        await assert.rejects(() => file.close(), AggregateError);
+      }
+      assert.deepEqual(listDir(dir), ["x.log", "x.log.2.gz"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { WriteBatch, type WriteEvent } from "../src/_write_batch.ts";
+import { WriteBatch } from "../src/_write_batch.ts";
+import type { LogFileEvent } from "../src/log_file_events.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -62,7 +63,7 @@ Deno.test("WriteBatch on a full disk drops entries instead of throwing, keeps on
       fc.integer({ min: 0, max: 3_000_000 }),
       (lengths, capacity) => {
         const disk = new SmallDisk(capacity);
-        const events: WriteEvent[] = [];
+        const events: LogFileEvent[] = [];
         const batch = new WriteBatch(undefined, (e) => events.push(e));
         const entries = lengths.map((n, i) => entry(i, n));
         const size = writeAll(batch, disk, entries, 0);
@@ -95,7 +96,7 @@ Deno.test("WriteBatch on a full disk drops entries instead of throwing, keeps on
 
 Deno.test("WriteBatch cuts an entry it had begun on disk (page-aligned writes) when the rest cannot be written, and tells when writes work again", () => {
   const disk = new SmallDisk(1_200_000);
-  const events: WriteEvent[] = [];
+  const events: LogFileEvent[] = [];
   const batch = new WriteBatch(undefined, (e) => events.push(e));
   // 1 MiB batched: its page-aligned part goes out, cutting an entry.
   const first = Array.from({ length: 2000 }, (_, i) => entry(i, 1000));
