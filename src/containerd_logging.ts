@@ -85,6 +85,7 @@ export async function runLoggingDriver(
   const open: (Deno.FsFile | PipeReader)[] = [];
   let lock: LogLock | undefined;
   let retirer: LogRetirer | undefined;
+  let readyPipe: Deno.FsFile | null = null;
   try {
     let opened;
     try {
@@ -97,6 +98,13 @@ export async function runLoggingDriver(
       );
       open.push(
         await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
+      );
+      // The ready pipe too, before any file is made: a driver that cannot
+      // signal ready leaves nothing behind.
+      readyPipe = await untilStopped(
+        openReadyPipe(options.readyPath ?? "/dev/fd/5"),
+        early.signal,
+        "opening fd 5",
       );
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
@@ -117,6 +125,7 @@ export async function runLoggingDriver(
       ready = true;
     } catch (error) {
       report(`shimlog driver: ${describe(error)}`);
+      readyPipe?.close();
       await opened?.sink.close().catch(() => {});
       return 1;
     }
@@ -124,7 +133,7 @@ export async function runLoggingDriver(
     try {
       // Start-up's garbage out of the young generation before data comes.
       promoteStartupHeap();
-      await signalReady(options.readyPath ?? "/dev/fd/5");
+      if (readyPipe !== null) await writeReadyByte(readyPipe);
       const result = await copyStreams(
         { stdout: open[0], stderr: open[1] },
         sink,
@@ -211,7 +220,7 @@ function explainFdError(error: unknown, path: string, fd: number): unknown {
     error instanceof Deno.errors.PermissionDenied
   ) {
     return new Error(
-      `fd ${fd} is not a pipe or FIFO, or was not granted (--allow-read=/dev/fd/3,/dev/fd/4 --allow-write=/dev/fd/5 cover pipes only): ${layout}`,
+      `fd ${fd} is not open, or not a pipe or FIFO, or was not granted (--allow-read=/dev/fd/3,/dev/fd/4 --allow-write=/dev/fd/5 cover pipes only; a closed fd's number is taken by Deno's own files): ${layout}`,
       { cause: error },
     );
   }
@@ -220,20 +229,40 @@ function explainFdError(error: unknown, path: string, fd: number): unknown {
 
 /**
  * Signals ready to containerd: one byte on the ready pipe, then close. A
- * missing fd 5 (the driver run by hand) is not an error.
+ * path that does not exist is skipped (no ready pipe); a closed `/dev/fd/5`
+ * is an error, which Deno reports as a permission not granted. The driver
+ * itself opens the pipe before it makes its log file and writes the byte
+ * once the file is open, so that a driver that cannot signal ready leaves
+ * nothing behind.
  *
  * @param path The ready pipe's path, `/dev/fd/5` under containerd.
  */
 export async function signalReady(path: string): Promise<void> {
-  let ready: Deno.FsFile;
+  const ready = await openReadyPipe(path);
+  if (ready !== null) await writeReadyByte(ready);
+}
+
+/** Opens the ready pipe; `null` for a path that does not exist. */
+async function openReadyPipe(path: string): Promise<Deno.FsFile | null> {
   try {
-    ready = await Deno.open(path, { write: true });
+    return await Deno.open(path, { write: true });
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
+    if (error instanceof Deno.errors.NotFound) return null;
     throw explainFdError(error, path, 5);
   }
+}
+
+/** Writes the ready byte and closes the pipe. */
+async function writeReadyByte(ready: Deno.FsFile): Promise<void> {
   try {
     await ready.write(new Uint8Array([1]));
+  } catch (error) {
+    throw new Error(
+      `Cannot signal ready on fd 5: its reader is gone (${
+        (error as Error).message
+      }); containerd stopped waiting for this driver`,
+      { cause: error },
+    );
   } finally {
     ready.close();
   }

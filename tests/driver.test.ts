@@ -183,9 +183,34 @@ Deno.test("driver.ts explains an fd that is not a pipe, and creates no log file"
     const { code, stderr } = await child.output();
     const text = new TextDecoder().decode(stderr);
     assert.equal(code, 1);
-    assert.match(text, /fd 3 is not a pipe or FIFO/);
+    assert.match(text, /fd 3 is not open, or not a pipe or FIFO/);
     assert.match(text, /3< <\(app\)/);
     await assert.rejects(Deno.stat(`${root}/x.log`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts with fd 5 closed says fd 5 may not be open, before it makes any file", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // fds 3 and 4: a FIFO that fd 7 (also the driver's) holds open for
+    // writing, so that the driver's own opens of them do not wait.
+    const fifo = `${root}/in`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const { code, stderr } = await driverWithFds(
+      root,
+      'exec 7<>"$0"; exec "$@" 3<&7 4<&7 5>&-',
+      fifo,
+    ).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, /^shimlog driver: fd 5 is not open, or not a pipe/);
+    assert.deepEqual(
+      [...Deno.readDirSync(root)].map((e) => e.name),
+      ["in"],
+      "no log file, lock or marker",
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }
