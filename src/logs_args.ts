@@ -74,8 +74,9 @@ and compressed siblings, oldest first. Reads json-file and CRI logs.
 Options (as docker logs):
   -f, --follow           keep printing as the log grows, across rotations;
                          ends when the driver stops, or on Ctrl-C
-  -n, --tail N|all       only the last N lines (default: all); a long line
-                         split into pieces counts once
+  -n, --tail N|all       only the last N lines (default: all; a negative N
+                         means all, as Docker); a long line split into
+                         pieces counts once
   -t, --timestamps       print each line's time first (UTC, 9 digits)
       --since TIME       only lines from TIME on (inclusive)
       --until TIME       only lines before TIME (exclusive)
@@ -142,7 +143,7 @@ export function parseLogsArgs(
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: joinNegativeTail(args),
       options: FLAGS,
       strict: true,
       allowPositionals: true,
@@ -208,8 +209,30 @@ export function parseLogsArgs(
   return result;
 }
 
+/**
+ * `--tail -1` as `--tail=-1`: node's parser takes a separate value that
+ * starts with `-` for an option, and Docker's users write it so.
+ */
+function joinNegativeTail(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if ((arg === "--tail" || arg === "-n") && /^-\d+$/.test(args[i + 1])) {
+      out.push(`${arg === "-n" ? "--tail" : arg}=${args[++i]}`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** "all", or a count; a negative count means all, as Docker's daemon. */
 function parseTail(text: string): number {
-  if (text === "all") return Infinity;
+  if (text === "all" || /^-\d{1,15}$/.test(text)) return Infinity;
   if (!/^\d{1,15}$/.test(text)) {
     throw new RangeError(
       `Invalid --tail "${text}": expected a number of lines or "all"`,

@@ -45,6 +45,10 @@ Deno.test("parseLogsArgs() reads docker logs' flags, with defaults", () => {
   });
   assert.equal(parseLogsArgs(["--tail", "all", "x"]).tail, Infinity);
   assert.equal(parseLogsArgs(["--tail=0", "x"]).tail, 0);
+  // A negative count means all, as Docker's daemon; written either way.
+  assert.equal(parseLogsArgs(["--tail", "-1", "x"]).tail, Infinity);
+  assert.equal(parseLogsArgs(["-n", "-5", "x"]).tail, Infinity);
+  assert.equal(parseLogsArgs(["--tail=-1", "x"]).tail, Infinity);
   assert.equal(
     parseLogsArgs(["--path", "a.log"], { cwd: "/logs" }).path,
     "/logs/a.log",
@@ -57,11 +61,11 @@ Deno.test("parseLogsArgs() refuses bad flags with TypeError, RangeError or Synta
     [["--follow=yes", "x"], TypeError, /--follow/],
     [["--tail"], TypeError, /--tail/],
     [
-      ["--tail", "-1", "x"],
+      ["--namespace", "-x", "x"],
       TypeError,
       /ambiguous \(write a value that starts with - as --flag=VALUE\)$/,
     ],
-    [["--tail=-1", "x"], RangeError, /Invalid --tail "-1"/],
+    [["--tail=-1.5", "x"], RangeError, /Invalid --tail "-1.5"/],
     [["--tail", "1.5", "x"], RangeError, /Invalid --tail "1.5"/],
     [["--since", "10 minutes", "x"], SyntaxError, /Invalid --since/],
     [["--namespace", "a/b", "x"], RangeError, /Invalid --namespace "a\/b"/],
