@@ -124,7 +124,7 @@ export async function runLoggingDriver(
       );
       ready = true;
     } catch (error) {
-      report(`shimlog driver: ${describe(error)}`);
+      report(`shimlog driver: ${describe(error)}${permissionHint(error)}`);
       readyPipe?.close();
       await opened?.sink.close().catch(() => {});
       return 1;
@@ -266,6 +266,22 @@ async function writeReadyByte(ready: Deno.FsFile): Promise<void> {
   } finally {
     ready.close();
   }
+}
+
+/**
+ * What to do about a folder outside the driver's Deno permissions: Deno's
+ * own advice ("run again with the --allow-read flag") does not reach a
+ * driver that containerd starts through its wrapper.
+ */
+function permissionHint(error: unknown): string {
+  let e: unknown = error;
+  while (e instanceof Error && !(e instanceof Deno.errors.NotCapable)) {
+    e = e.cause;
+  }
+  if (!(e instanceof Deno.errors.NotCapable) || /\/dev\/fd\//.test(e.message)) {
+    return "";
+  }
+  return " (the driver may read and write only the folders its --allow-read and --allow-write name: add this one, for the containerd wrapper with scripts/install_driver.ts --allow-dir DIR)";
 }
 
 /**

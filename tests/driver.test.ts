@@ -483,3 +483,27 @@ for (const driver of ["json-file", "cri"]) {
     },
   });
 }
+
+Deno.test("driver.ts with a data root outside its permissions says how to grant it, before ready", async () => {
+  const root = await Deno.makeTempDir();
+  const other = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["data-root", other]);
+    const { code, stderr, ready } = await d.finish();
+    assert.equal(code, 1);
+    assert.equal(ready.length, 0);
+    const lines = stderr.trim().split("\n");
+    assert.equal(lines.length, 1, stderr);
+    assert.ok(lines[0].startsWith("shimlog driver: "), stderr);
+    assert.ok(lines[0].includes(other), "names the folder");
+    assert.ok(
+      lines[0].endsWith(
+        " (the driver may read and write only the folders its --allow-read and --allow-write name: add this one, for the containerd wrapper with scripts/install_driver.ts --allow-dir DIR)",
+      ),
+      stderr,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(other, { recursive: true });
+  }
+});
