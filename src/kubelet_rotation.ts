@@ -7,6 +7,7 @@
  */
 
 import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import { awaitCompressions } from "./_compressions.ts";
 import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 import { ROTATION_RETRY_MS } from "./rotating_file.ts";
 
@@ -409,17 +410,11 @@ export class KubeletRotatingFile {
       this.#batch.release();
       this.#file.close();
     }
-    const signal = options.signal;
-    const stop = () => {
-      this.#stopCompressing = true;
-    };
-    if (signal?.aborted) stop();
-    signal?.addEventListener("abort", stop, { once: true });
-    try {
-      while (this.#job !== undefined) await this.#job;
-    } finally {
-      signal?.removeEventListener("abort", stop);
-    }
+    await awaitCompressions(
+      () => this.#job,
+      () => this.#stopCompressing = true,
+      options.signal,
+    );
     if (this.#errors.length > 0) {
       throw new AggregateError(
         this.#errors,

@@ -6,6 +6,7 @@
  */
 
 import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
+import { awaitCompressions } from "./_compressions.ts";
 import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 
 export type { BatchBuffers, LogFileEvent, LogFileEventHandler };
@@ -441,17 +442,11 @@ export class RotatingFile {
       this.#batch.release();
       this.#file.close();
     }
-    const signal = options.signal;
-    const stop = () => {
-      this.#stopCompressing = true;
-    };
-    if (signal?.aborted) stop();
-    signal?.addEventListener("abort", stop, { once: true });
-    try {
-      while (this.#running !== undefined) await this.#running.done;
-    } finally {
-      signal?.removeEventListener("abort", stop);
-    }
+    await awaitCompressions(
+      () => this.#running?.done,
+      () => this.#stopCompressing = true,
+      options.signal,
+    );
     if (this.#errors.length > 0) {
       throw new AggregateError(
         this.#errors,

@@ -353,6 +353,29 @@ async function run(cmd: string, args: string[]): Promise<void> {
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 }
 
+/**
+ * Runs `fn` with a temporary folder (the driver's) holding `small`, a tmpfs
+ * mounted with `options` (root only); unmounts and deletes both after.
+ */
+async function withTmpfs(
+  options: string,
+  fn: (root: string, small: string) => Promise<void>,
+): Promise<void> {
+  const root = await Deno.makeTempDir();
+  const small = `${root}/small`;
+  try {
+    await Deno.mkdir(small);
+    await run("mount", ["-t", "tmpfs", "-o", options, "shimlog-test", small]);
+    try {
+      await fn(root, small);
+    } finally {
+      await run("umount", [small]);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 /** Waits until `path` holds at least `min` bytes and stops growing. */
 async function settledSize(path: string, min: number): Promise<number> {
   let last = -1;
@@ -369,12 +392,8 @@ Deno.test({
   name:
     "driver.ts on a full disk drops entries and says so once on stderr, keeps reading the container's pipe, and logs again once there is room (root: a 1 MiB tmpfs)",
   ignore: Deno.uid() !== 0,
-  fn: async () => {
-    const root = await Deno.makeTempDir();
-    const small = `${root}/small`;
-    await Deno.mkdir(small);
-    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "shimlog-test", small]);
-    try {
+  fn: () =>
+    withTmpfs("size=1m", async (root, small) => {
       const filler = `${small}/filler`;
       await Deno.writeFile(filler, new Uint8Array(1024 * 1024 - 96 * 1024));
       const log = `${small}/c.log`;
@@ -407,11 +426,7 @@ Deno.test({
       assert.deepEqual(logs.slice(0, 3), before.slice(0, 3));
       assert.deepEqual(logs.slice(-2), after);
       assert.ok(full < 96 * 1024);
-    } finally {
-      await run("umount", [small]);
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+    }),
 });
 
 for (const driver of ["json-file", "cri"]) {
@@ -419,21 +434,10 @@ for (const driver of ["json-file", "cri"]) {
     name:
       `driver.ts (${driver}) with no inode left for the new file keeps the full file current, says so once on stderr, and loses no entry (root: a tmpfs of 5 inodes)`,
     ignore: Deno.uid() !== 0,
-    fn: async () => {
-      const root = await Deno.makeTempDir();
-      const small = `${root}/small`;
-      await Deno.mkdir(small);
-      // The folder, the log, its lock and followers' marker, and one more:
-      // the first rotation's new file.
-      await run("mount", [
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=4m,nr_inodes=5",
-        "shimlog-test",
-        small,
-      ]);
-      try {
+    // The folder, the log, its lock and followers' marker, and one more:
+    // the first rotation's new file.
+    fn: () =>
+      withTmpfs("size=4m,nr_inodes=5", async (root, small) => {
         const log = `${small}/c.log`;
         const d = await startDriver(root, [
           "log-path",
@@ -476,11 +480,7 @@ for (const driver of ["json-file", "cri"]) {
           : jsonLines(text).map((e) => e.log);
         assert.deepEqual(logged, lines);
         assert.ok(Deno.statSync(log).size > 20_000, "past max-size");
-      } finally {
-        await run("umount", [small]);
-        await Deno.remove(root, { recursive: true });
-      }
-    },
+      }),
   });
 }
 
