@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { LogFileEventHandler } from "./log_file_events.ts";
+
 /** Batches at or above this many bytes are written (whole pages) at once. */
 const FLUSH_AT = 1 << 20;
 /** The batch's buffer: a flush's worth and room for one more entry. */
@@ -35,10 +37,17 @@ export interface BatchBuffers {
   release(buffer: Uint8Array): void;
 }
 
-import type { LogFileEventHandler } from "./log_file_events.ts";
-
 /** The newline that ends every entry (json-file and CRI alike). */
 const NL = 0x0a;
+const NEWLINE = new Uint8Array([NL]);
+/**
+ * How far back from the end of a write the batch looks for the last
+ * entry's end, in bytes: beyond the longest json-file entry (a 16 KiB piece
+ * escaped) and a CRI record of the default max-line-size, so that a
+ * failed write can cut the file back exactly; a longer entry costs no
+ * longer search.
+ */
+const ENTRY_SEARCH = 128 * 1024;
 
 /**
  * A growable in-memory batch of entries for one file.
@@ -49,6 +58,9 @@ const NL = 0x0a;
  * both formats end with the file's only raw `\n` bytes), and tells its
  * handler; the container keeps running and its pipe keeps being read. The
  * next write that succeeds is reported too, with the bytes dropped in all.
+ * An entry longer than 128 KiB (CRI with a large `max-line-size`) cut by
+ * the failure cannot be found cheaply: it stays, ended by a `\n` that the
+ * next write puts first, so that the entries after it stay whole.
  */
 export class WriteBatch {
   /**
@@ -60,8 +72,13 @@ export class WriteBatch {
   length = 0;
   #buffers: BatchBuffers | undefined;
   #onEvent: LogFileEventHandler | undefined;
-  /** Bytes of an entry begun at the end of the file (page-aligned writes). */
+  /**
+   * Bytes of an entry begun at the end of the file (page-aligned writes);
+   * `NaN` when its start is further back than {@linkcode ENTRY_SEARCH}.
+   */
   #tail = 0;
+  /** The file ends inside an entry that a failed write cut: end it first. */
+  #cut = false;
   /** Bytes dropped since writes last worked; 0 while they work. */
   #dropped = 0;
 
@@ -133,10 +150,10 @@ export class WriteBatch {
     const n = this.length - (fileSize + this.length) % PAGE;
     if (n <= 0) return 0;
     const grown = this.#write(file, fileSize, n);
-    if (grown < 0 || this.length === 0) return grown;
+    if (this.length === 0) return grown; // a failed write dropped the batch
     this.buffer.copyWithin(0, n, this.length);
     this.length -= n;
-    return n;
+    return grown;
   }
 
   /**
@@ -161,20 +178,36 @@ export class WriteBatch {
    */
   #write(file: Deno.FsFile, fileSize: number, n: number): number {
     let off = 0;
+    let grown = 0;
     try {
+      if (this.#cut && n > 0) {
+        grown = file.writeSync(NEWLINE);
+        this.#cut = false;
+        this.#tail = 0;
+      }
       while (off < n) off += file.writeSync(this.buffer.subarray(off, n));
     } catch (error) {
-      return this.#fail(file, fileSize, off, error);
+      return grown + this.#fail(file, fileSize + grown, off, error);
     }
     if (n > 0) {
-      const nl = this.buffer.lastIndexOf(NL, n - 1);
-      this.#tail = nl === -1 ? this.#tail + n : n - (nl + 1);
+      this.#tail = this.#tailAfter(n, this.#tail);
       if (this.#dropped > 0) {
         this.#onEvent?.({ kind: "resumed", droppedBytes: this.#dropped });
         this.#dropped = 0;
       }
     }
-    return n;
+    return grown + n;
+  }
+
+  /**
+   * Bytes after the last `\n` in the batch's first `n` bytes, just written
+   * after a file whose unfinished entry had `before` bytes.
+   */
+  #tailAfter(n: number, before: number): number {
+    const from = Math.max(0, n - ENTRY_SEARCH);
+    const nl = this.buffer.subarray(from, n).lastIndexOf(NL);
+    if (nl !== -1) return n - (from + nl + 1);
+    return from === 0 ? before + n : NaN; // a long entry: searched no further
   }
 
   #fail(
@@ -183,13 +216,20 @@ export class WriteBatch {
     written: number,
     error: unknown,
   ): number {
-    const nl = written > 0 ? this.buffer.lastIndexOf(NL, written - 1) : -1;
-    const begun = nl === -1 ? this.#tail + written : written - (nl + 1);
+    const begun = written > 0
+      ? this.#tailAfter(written, this.#tail)
+      : this.#tail;
     let size = fileSize + written;
-    try {
-      file.truncateSync(size - begun);
-      size -= begun;
-    } catch { /* the cut entry stays: a reader skips the line */ }
+    if (Number.isNaN(begun)) {
+      if (written > 0 || this.#tail !== 0) this.#cut = true;
+    } else if (begun > 0) {
+      try {
+        file.truncateSync(size - begun);
+        size -= begun;
+      } catch {
+        this.#cut = true; // the cut entry stays: ended before the next
+      }
+    }
     const dropped = fileSize + written - size + this.length - written;
     this.length = 0;
     this.#tail = 0;

@@ -122,3 +122,27 @@ Deno.test("WriteBatch cuts an entry it had begun on disk (page-aligned writes) w
     droppedBytes: droppedFirst,
   });
 });
+
+Deno.test("WriteBatch leaves an entry longer than 128 KiB that a failed write cut, ended by a newline before the next entries, which stay whole", () => {
+  const disk = new SmallDisk(1_500_000);
+  const events: LogFileEvent[] = [];
+  const batch = new WriteBatch(undefined, (e) => events.push(e));
+  // Entries of 300 KB: the disk fills in the middle of the fifth.
+  const big = Array.from({ length: 8 }, (_, i) => entry(i, 300_000));
+  let size = writeAll(batch, disk, big, 0);
+  assert.equal(size, disk.bytes.length);
+  disk.capacity = Infinity;
+  const later = [entry(100, 10), entry(101, 20)];
+  size = writeAll(batch, disk, later, size);
+  assert.equal(size, disk.bytes.length);
+  const lines = dec.decode(disk.bytes).split(/(?<=\n)/);
+  const cut = lines.filter((l) => !big.includes(l) && !later.includes(l));
+  assert.equal(cut.length, 1, "one cut entry");
+  assert.ok(big.some((e) => e.startsWith(cut[0].slice(0, -1))));
+  assert.deepEqual(lines.slice(-2), later, "the entries after it are whole");
+  const dropped = events.filter((e) => e.kind === "dropped")
+    .reduce((sum, e) => sum + e.droppedBytes, 0);
+  const total = [...big, ...later].reduce((sum, e) => sum + e.length, 0);
+  assert.equal(dropped + disk.bytes.length - 1, total, "the added newline");
+  assert.equal(events.at(-1)?.kind, "resumed");
+});
