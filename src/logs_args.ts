@@ -222,7 +222,9 @@ function joinNegativeTail(args: readonly string[]): string[] {
       break;
     }
     if ((arg === "--tail" || arg === "-n") && /^-\d+$/.test(args[i + 1])) {
-      out.push(`${arg === "-n" ? "--tail" : arg}=${args[++i]}`);
+      out.push(`--tail=${args[++i]}`);
+    } else if (arg.startsWith("-n=")) {
+      out.push(`--tail=${arg.slice(3)}`); // as pflag reads a shorthand
     } else {
       out.push(arg);
     }
@@ -232,7 +234,8 @@ function joinNegativeTail(args: readonly string[]): string[] {
 
 /** "all", or a count; a negative count means all, as Docker's daemon. */
 function parseTail(text: string): number {
-  if (text === "all" || /^-\d{1,15}$/.test(text)) return Infinity;
+  if (text === "all") return Infinity;
+  if (/^-\d{1,15}$/.test(text)) return Number(text) < 0 ? Infinity : 0;
   if (!/^\d{1,15}$/.test(text)) {
     throw new RangeError(
       `Invalid --tail "${text}": expected a number of lines or "all"`,

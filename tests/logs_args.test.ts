@@ -49,6 +49,9 @@ Deno.test("parseLogsArgs() reads docker logs' flags, with defaults", () => {
   assert.equal(parseLogsArgs(["--tail", "-1", "x"]).tail, Infinity);
   assert.equal(parseLogsArgs(["-n", "-5", "x"]).tail, Infinity);
   assert.equal(parseLogsArgs(["--tail=-1", "x"]).tail, Infinity);
+  assert.equal(parseLogsArgs(["-n=-3", "x"]).tail, Infinity);
+  assert.equal(parseLogsArgs(["-n=4", "x"]).tail, 4);
+  assert.equal(parseLogsArgs(["--tail", "-0", "x"]).tail, 0, "Atoi: 0");
   assert.equal(
     parseLogsArgs(["--path", "a.log"], { cwd: "/logs" }).path,
     "/logs/a.log",
