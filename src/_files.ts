@@ -89,3 +89,24 @@ export function namesIn(dir: string): string[] {
     throw error;
   }
 }
+
+/**
+ * Whether the file at `path`, of `size` bytes, ends inside a line (its last
+ * byte is not `\n`): a writer killed mid-entry, or an entry a full disk
+ * cut. Log entries of both formats end with `\n`.
+ *
+ * @param path The file.
+ * @param size Its size in bytes.
+ * @returns False for an empty file.
+ */
+export function endsMidLine(path: string, size: number): boolean {
+  if (size === 0) return false;
+  const file = Deno.openSync(path, { read: true });
+  try {
+    file.seekSync(-1, Deno.SeekMode.End);
+    const last = new Uint8Array(1);
+    return file.readSync(last) === 1 && last[0] !== 0x0a;
+  } finally {
+    file.close();
+  }
+}

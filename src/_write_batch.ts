@@ -239,6 +239,33 @@ export class WriteBatch {
   }
 
   /**
+   * Says that the file ends inside an entry (see `endsMidLine`): the next
+   * write puts a `\n` first, so that what follows stays whole.
+   */
+  markCut(): void {
+    this.#cut = true;
+  }
+
+  /**
+   * Ends a cut entry at the end of `file` now, if one is there (before the
+   * file is closed or rotated away); a failure leaves it for the next write.
+   *
+   * @param file The file, open for appending.
+   * @returns How much the file grew: 1 or 0.
+   */
+  endCut(file: Deno.FsFile): number {
+    if (!this.#cut) return 0;
+    try {
+      const n = file.writeSync(NEWLINE);
+      this.#cut = false;
+      this.#tail = 0;
+      return n;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
    * Gives the buffer back; call once the batch is written and no longer
    * used.
    */

@@ -12,7 +12,7 @@ import { holdLogLock, type LogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
 import { prepareSink } from "./sinks.ts";
-import { writeEventReporter } from "./write_report.ts";
+import { type WriteEventReporter, writeEventReporter } from "./write_report.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
 export interface LoggingDriverOptions {
@@ -86,6 +86,7 @@ export async function runLoggingDriver(
   let lock: LogLock | undefined;
   let retirer: LogRetirer | undefined;
   let readyPipe: Deno.FsFile | null = null;
+  let reporter: WriteEventReporter | undefined;
   try {
     let opened;
     try {
@@ -109,11 +110,11 @@ export async function runLoggingDriver(
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
       // A full disk drops entries, told on stderr; the container goes on.
-      const onEvent = writeEventReporter(
+      reporter = writeEventReporter(
         prepared.path,
         (line) => report(`shimlog driver: ${line}`),
       );
-      opened = prepared.open({ retirer, onEvent });
+      opened = prepared.open({ retirer, onEvent: reporter.onEvent });
       retirer.start();
       // The writer's marker: followers (logs.ts -f) stop once it is released.
       // A second writer of the same log holds it: wait, but not past SIGTERM.
@@ -151,6 +152,7 @@ export async function runLoggingDriver(
       return 1;
     }
   } finally {
+    reporter?.finish(); // the drops the paced lines left unsaid
     lock?.release(); // after the sink's close: everything is on disk
     // Followers see the end, read what was retired for them, and let go.
     await retirer?.finish().catch((error) =>

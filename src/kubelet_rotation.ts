@@ -15,6 +15,7 @@ import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { RotatingFileCloseOptions } from "./rotating_file.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
+  endsMidLine,
   exists,
   folderOf,
   namesIn,
@@ -185,7 +186,9 @@ export class KubeletRotatingFile {
     }
     const rotated = takeStock(path);
     const file = openAppend(path);
-    return new KubeletRotatingFile(path, file, rotated, options);
+    const opened = new KubeletRotatingFile(path, file, rotated, options);
+    if (endsMidLine(path, opened.#size)) opened.#batch.markCut();
+    return opened;
   }
 
   /** Bytes in the current file, the batch included. */
@@ -255,6 +258,7 @@ export class KubeletRotatingFile {
 
   #rotate(): void {
     this.flush();
+    this.#size += this.#batch.endCut(this.#file);
     let name: string;
     let stamp: number;
     try {
@@ -404,6 +408,7 @@ export class KubeletRotatingFile {
   async close(options: RotatingFileCloseOptions = {}): Promise<void> {
     try {
       this.flush();
+      this.#batch.endCut(this.#file);
     } finally {
       // Even when the last write fails (a full disk): the file and the
       // batch's buffer are let go.

@@ -14,6 +14,7 @@ export type { BatchBuffers, LogFileEvent, LogFileEventHandler };
 import { gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
+  endsMidLine,
   exists,
   folderOf,
   namesIn,
@@ -105,12 +106,13 @@ export interface RotatingFileCloseOptions {
  * - before each entry, if the file holds `maxSize` bytes or more, rotate;
  * - rotation shifts `NAME.1` to `NAME.2` and so on, the current file becomes
  *   `NAME.1`, and at most `maxFile` files are kept in all;
- * - with `maxFile` 1 a new file is created (as `NAME.rotating-PID`), the full
- *   one unlinked and the new one renamed into its place (never truncated in
- *   place, so a reader holding it can finish it);
- * - a rotation that fails (no room or inode for the new file, a rename
- *   refused) leaves the full file current, under its name, and is tried
- *   again {@linkcode ROTATION_RETRY_MS} later: entries go on, past
+ * - the new file is made first, as `NAME.rotating-PID`, then the shifts
+ *   are done and it is renamed to `NAME`; with `maxFile` 1 the full file is
+ *   unlinked instead of shifted (never truncated in place, so a reader
+ *   holding it can finish it);
+ * - a rotation whose new file cannot be made (no room or inode) changes
+ *   nothing: the full file stays current, under its name, and rotation is
+ *   tried again {@linkcode ROTATION_RETRY_MS} later; entries go on, past
  *   `maxSize`, rather than stop;
  * - with `compress`, rotated files are gzipped to `NAME.N.gz` in a Worker,
  *   off the write path and one at a time, the newest waiting first; a
@@ -198,7 +200,10 @@ export class RotatingFile {
     }
     const file = openAppend(path);
     removeLeftovers(path);
-    return new RotatingFile(path, file, file.statSync().size, options);
+    const size = file.statSync().size;
+    const opened = new RotatingFile(path, file, size, options);
+    if (endsMidLine(path, size)) opened.#batch.markCut();
+    return opened;
   }
 
   /** Bytes in the current file, the batch included. */
@@ -248,17 +253,27 @@ export class RotatingFile {
 
   #rotate(): void {
     this.flush();
+    this.#size += this.#batch.endCut(this.#file);
+    const name = this.path;
+    // The new file first, under a private name: if it cannot be made (a
+    // full disk, no inode left), nothing has changed.
+    const fresh = `${name}.rotating-${Deno.pid}`;
     let next: Deno.FsFile;
     try {
-      next = this.#maxFile < 2 ? this.#restart() : this.#shiftAndOpen();
+      removeIfExists(fresh);
+      next = openAppend(fresh);
     } catch (error) {
-      // The full file stays current; entries go on into it.
-      this.#retryAt = performance.now() + ROTATION_RETRY_MS;
-      this.#trouble({
-        kind: "rotation-failed",
-        error,
-        retryMs: ROTATION_RETRY_MS,
-      });
+      this.#postpone(error);
+      return;
+    }
+    try {
+      if (this.#maxFile < 2) this.#discard(name);
+      else this.#shift();
+      Deno.renameSync(fresh, name);
+    } catch (error) {
+      next.close();
+      removeIfExists(fresh);
+      this.#postpone(error);
       return;
     }
     this.#retryAt = 0;
@@ -269,32 +284,8 @@ export class RotatingFile {
     this.#compressNext();
   }
 
-  /**
-   * With `maxFile` 1: a new file first (so that a failure changes nothing),
-   * then the full one discarded and the new one put in its place.
-   */
-  #restart(): Deno.FsFile {
-    const name = this.path;
-    const fresh = `${name}.rotating-${Deno.pid}`;
-    removeIfExists(fresh);
-    const next = openAppend(fresh);
-    try {
-      this.#discard(name);
-      Deno.renameSync(fresh, name);
-    } catch (error) {
-      next.close();
-      removeIfExists(fresh);
-      throw error;
-    }
-    return next;
-  }
-
-  /**
-   * The shifts, the full file to `NAME.1`, and a new `NAME`. When the new
-   * file cannot be created (a full disk, no inode left), the full file goes
-   * back to `NAME`; what the shifts discarded stays discarded.
-   */
-  #shiftAndOpen(): Deno.FsFile {
+  /** The shifts, and the full file to `NAME.1`. */
+  #shift(): void {
     const name = this.path;
     if (this.#compress) this.#shiftCompressed();
     else {
@@ -305,17 +296,19 @@ export class RotatingFile {
     }
     this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
     Deno.renameSync(name, `${name}.1`);
-    let next: Deno.FsFile;
-    try {
-      next = openAppend(name);
-    } catch (error) {
-      Deno.renameSync(`${name}.1`, name);
-      throw error;
-    }
     if (this.#compress) {
       this.#waiting.unshift({ index: 1, lastTime: this.#lastTime });
     }
-    return next;
+  }
+
+  /** A rotation that failed, the full file still current: try later. */
+  #postpone(error: unknown): void {
+    this.#retryAt = performance.now() + ROTATION_RETRY_MS;
+    this.#trouble({
+      kind: "rotation-failed",
+      error,
+      retryMs: ROTATION_RETRY_MS,
+    });
   }
 
   /** Tells the handler, or keeps the error for close() without one. */
@@ -436,6 +429,7 @@ export class RotatingFile {
   async close(options: RotatingFileCloseOptions = {}): Promise<void> {
     try {
       this.flush();
+      this.#batch.endCut(this.#file);
     } finally {
       // Even when the last write fails (a full disk): the file and the
       // batch's buffer are let go.

@@ -18,33 +18,46 @@ export interface WriteEventReporterOptions {
   everyMs?: number;
 }
 
+/** What {@linkcode writeEventReporter} returns. */
+export interface WriteEventReporter {
+  /** The handler to give the log file (`onEvent`). */
+  onEvent: LogFileEventHandler;
+  /**
+   * Says what the paced lines left unsaid (drops, or writes that work
+   * again, since the last line); call it once the file is closed.
+   */
+  finish(): void;
+}
+
 /**
- * A {@linkcode LogFileEventHandler} that reports a log's trouble through
- * `report`, one line at once and then at most one line every `everyMs` for
- * each kind while it goes on: entries dropped by failed writes (with the
- * bytes dropped in all, and a line when writes work again), a rotation that
- * failed (the file grows past max-size meanwhile), a compression that
- * failed. Docker's daemon logs each message it could not write; a full
- * disk would make that a flood.
+ * Reports a log's trouble through `report` without a line per entry: the
+ * first drop at once, then one line at most every `everyMs` about writes
+ * (drops going on, or writes that work again, with the bytes dropped since
+ * the driver started), and a last line from `finish()` if the paced ones
+ * left something unsaid; likewise at most one line every `everyMs` about
+ * failed rotations and about failed compressions. Docker's daemon logs
+ * each message it could not write; a full disk would make that a flood,
+ * and so would a disk that fills and empties many times a second.
  *
  * @param path The log file's path, for the messages.
  * @param report Where lines go (the driver's stderr).
  * @param options Clock and interval.
- * @returns The handler.
+ * @returns The handler, and what to call at the end.
  *
  * @example Usage
  * ```ts
  * import { writeEventReporter } from "./write_report.ts";
  * import assert from "node:assert/strict";
  * const lines: string[] = [];
- * const onEvent = writeEventReporter("/logs/c.log", (l) => lines.push(l));
+ * const reporter = writeEventReporter("/logs/c.log", (l) => lines.push(l));
  * const error = new Error("No space left on device (os error 28)");
- * onEvent({ kind: "dropped", error, droppedBytes: 4096 });
- * onEvent({ kind: "dropped", error, droppedBytes: 100 }); // within 10 s
- * onEvent({ kind: "resumed", droppedBytes: 4196 });
+ * reporter.onEvent({ kind: "dropped", error, droppedBytes: 4096 });
+ * reporter.onEvent({ kind: "dropped", error, droppedBytes: 100 }); // within 10 s
+ * reporter.onEvent({ kind: "resumed", droppedBytes: 4196 }); // within 10 s
+ * reporter.finish();
  * assert.deepEqual(lines, [
- *   'cannot write "/logs/c.log": No space left on device (os error 28); dropping log entries until it can (4096 bytes so far)',
- *   'writing "/logs/c.log" again after dropping 4196 bytes of log entries',
+ *   'cannot write "/logs/c.log": No space left on device (os error 28); dropping log entries until it can (4096 bytes dropped so far)',
+ *   'writing "/logs/c.log" again (4196 bytes of log entries dropped in all)',
  * ]);
  * ```
  */
@@ -52,45 +65,53 @@ export function writeEventReporter(
   path: string,
   report: (line: string) => void,
   options: WriteEventReporterOptions = {},
-): LogFileEventHandler {
+): WriteEventReporter {
   const now = options.now ?? Date.now;
   const everyMs = options.everyMs ?? 10_000;
   let dropped = 0;
-  const lastLine = new Map<LogFileEvent["kind"], number>();
+  let dropping = false;
+  /** Something about writes happened since the last line about them. */
+  let unsaid = false;
+  /** What the last line about writes said. */
+  let said: "dropping" | "writing" | undefined;
+  let lastError: unknown;
+  const lastLine = new Map<LogFileEvent["kind"] | "write", number>();
   /** Whether a line about `kind` may go out now; notes it if so. */
-  const due = (kind: LogFileEvent["kind"], first: boolean): boolean => {
+  const due = (kind: LogFileEvent["kind"] | "write"): boolean => {
     const at = now();
-    if (!first && at - (lastLine.get(kind) ?? -Infinity) < everyMs) {
-      return false;
-    }
+    if (at - (lastLine.get(kind) ?? -Infinity) < everyMs) return false;
     lastLine.set(kind, at);
     return true;
   };
-  return (event: LogFileEvent) => {
+  const sayWrites = () => {
+    unsaid = false;
+    if (dropping) {
+      report(
+        `${said === "dropping" ? "still cannot" : "cannot"} write "${path}": ${
+          message(lastError)
+        }; dropping log entries until it can (${dropped} bytes dropped so far)`,
+      );
+    } else {
+      report(
+        `writing "${path}" again (${dropped} bytes of log entries dropped in all)`,
+      );
+    }
+    said = dropping ? "dropping" : "writing";
+  };
+  const onEvent = (event: LogFileEvent) => {
     switch (event.kind) {
+      case "dropped":
       case "resumed":
-        report(
-          `writing "${path}" again after dropping ${event.droppedBytes} bytes of log entries`,
-        );
-        dropped = 0;
+        if (event.kind === "dropped") {
+          dropped += event.droppedBytes;
+          lastError = event.error;
+        }
+        dropping = event.kind === "dropped";
+        unsaid = true;
+        if (due("write")) sayWrites();
         return;
-      case "dropped": {
-        const first = dropped === 0;
-        dropped += event.droppedBytes;
-        if (!due("dropped", first)) return;
-        report(
-          first
-            ? `cannot write "${path}": ${
-              message(event.error)
-            }; dropping log entries until it can (${dropped} bytes so far)`
-            : `still cannot write "${path}": ${
-              message(event.error)
-            } (${dropped} bytes of log entries dropped)`,
-        );
-        return;
-      }
       case "rotation-failed":
-        if (!due("rotation-failed", false)) return;
+        if (!due("rotation-failed")) return;
         report(
           event.retryMs === Infinity
             ? message(event.error)
@@ -102,7 +123,7 @@ export function writeEventReporter(
         );
         return;
       case "compression-failed":
-        if (!due("compression-failed", false)) return;
+        if (!due("compression-failed")) return;
         report(
           `cannot compress "${event.path}": ${
             message(event.error)
@@ -110,6 +131,12 @@ export function writeEventReporter(
         );
         return;
     }
+  };
+  return {
+    onEvent,
+    finish() {
+      if (unsaid) sayWrites();
+    },
   };
 }
 

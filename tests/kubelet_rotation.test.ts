@@ -396,3 +396,17 @@ Deno.test("KubeletRotatingFile starts a new file when the current one was delete
     assert.equal(await Deno.readTextFile(path), "new\n");
   });
 });
+
+Deno.test("KubeletRotatingFile.open() on a file that ends inside a record starts the next record on a line of its own", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    Deno.writeTextFileSync(path, "2026-11-29T15:54:16Z stdout F who");
+    const file = open(path, { maxSize: 1000, maxFile: 2, now: () => T0 });
+    put(file, "2026-11-29T15:54:17Z stderr F next\n");
+    await file.close();
+    assert.equal(
+      Deno.readTextFileSync(path),
+      "2026-11-29T15:54:16Z stdout F who\n2026-11-29T15:54:17Z stderr F next\n",
+    );
+  });
+});

@@ -476,3 +476,62 @@ Deno.test("RotatingFile tells its handler of a compression that failed, naming t
     }
   }
 });
+
+Deno.test("RotatingFile whose new file cannot be made changes nothing: no rotated file shifted or discarded, retried 1 s later", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const events: LogFileEvent[] = [];
+    const file = RotatingFile.open(path, {
+      maxSize: 1000,
+      maxFile: 3,
+      onEvent: (e) => events.push(e),
+    });
+    writeEntries(file, 0, 25); // two rotations: x.log.1 and x.log.2
+    const before = listDir(dir).map((
+      n,
+    ) => [n, Deno.readTextFileSync(`${dir}/${n}`)]);
+    // In the way of the new file's private name: it cannot be made.
+    const fresh = `${path}.rotating-${Deno.pid}`;
+    Deno.mkdirSync(fresh);
+    Deno.writeTextFileSync(`${fresh}/keep`, "");
+    const more = writeEntries(file, 25, 10);
+    assert.deepEqual(events.map((e) => e.kind), ["rotation-failed"]);
+    for (const [name, text] of before) {
+      if (name === "x.log") continue;
+      assert.equal(Deno.readTextFileSync(`${dir}/${name}`), text, name);
+    }
+    assert.ok(Deno.readTextFileSync(path).endsWith(more.join("")));
+    Deno.removeSync(fresh, { recursive: true });
+    await new Promise((r) => setTimeout(r, ROTATION_RETRY_MS + 100));
+    const last = writeEntries(file, 35, 1);
+    await file.close();
+    assert.equal(events.length, 1, "the retry worked");
+    assert.deepEqual(listDir(dir), ["x.log", "x.log.1", "x.log.2"]);
+    assert.equal(Deno.readTextFileSync(path), last.join(""));
+    assert.equal(
+      Deno.readTextFileSync(`${path}.2`),
+      before.find(([n]) => n === "x.log.1")![1],
+      "the old .1 moved up once",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RotatingFile.open() on a file that ends inside a line (a writer killed mid-entry) starts the next entry on a line of its own", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, '{"log":"whole\\n"}\n{"log":"cu');
+    const file = RotatingFile.open(path);
+    const next = writeEntries(file, 0, 1);
+    await file.close();
+    assert.equal(
+      Deno.readTextFileSync(path),
+      '{"log":"whole\\n"}\n{"log":"cu\n' + next.join(""),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -146,3 +146,17 @@ Deno.test("WriteBatch leaves an entry longer than 128 KiB that a failed write cu
   assert.equal(dropped + disk.bytes.length - 1, total, "the added newline");
   assert.equal(events.at(-1)?.kind, "resumed");
 });
+
+Deno.test("WriteBatch.endCut() ends a cut entry at once (before a close or a rotation), and only once", () => {
+  const disk = new SmallDisk(200_000);
+  const batch = new WriteBatch();
+  writeAll(batch, disk, [entry(0, 300_000)], 0); // cut, past 128 KiB
+  assert.notEqual(disk.bytes.at(-1), 0x0a);
+  assert.equal(batch.endCut(disk.file), 0, "no room yet: left for later");
+  disk.capacity = Infinity;
+  assert.equal(batch.endCut(disk.file), 1);
+  assert.equal(disk.bytes.at(-1), 0x0a);
+  assert.equal(batch.endCut(disk.file), 0);
+  writeAll(batch, disk, [entry(1, 5)], disk.bytes.length);
+  assert.ok(dec.decode(disk.bytes).endsWith("\n" + entry(1, 5)));
+});

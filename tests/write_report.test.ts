@@ -3,39 +3,59 @@ import { writeEventReporter } from "../src/write_report.ts";
 
 const full = new Error("No space left on device (os error 28)");
 
-Deno.test("writeEventReporter() says each kind of trouble at once, then at most once every 10 s while it goes on", () => {
+Deno.test("writeEventReporter() says trouble with writes at once, then at most once every 10 s however often it comes and goes, and what is left unsaid at the end", () => {
   const lines: string[] = [];
   let now = 0;
-  const tell = writeEventReporter("/l/c.log", (l) => lines.push(l), {
-    now: () => now,
-  });
-  tell({ kind: "dropped", error: full, droppedBytes: 10 });
-  tell({ kind: "rotation-failed", error: full, retryMs: 1000 });
-  now = 5_000;
-  tell({ kind: "dropped", error: full, droppedBytes: 20 });
-  tell({ kind: "rotation-failed", error: full, retryMs: 1000 });
+  const { onEvent, finish } = writeEventReporter(
+    "/l/c.log",
+    (l) => lines.push(l),
+    { now: () => now },
+  );
+  onEvent({ kind: "dropped", error: full, droppedBytes: 10 });
+  // A disk that fills and empties many times a second: no line each time.
+  for (let i = 0; i < 20; i++) {
+    now += 100;
+    onEvent({ kind: "resumed", droppedBytes: 10 });
+    onEvent({ kind: "dropped", error: full, droppedBytes: 10 });
+  }
   now = 10_000;
-  tell({ kind: "dropped", error: full, droppedBytes: 30 });
-  tell({ kind: "rotation-failed", error: full, retryMs: 1000 });
-  tell({ kind: "compression-failed", error: full, path: "/l/c.log.1" });
-  tell({ kind: "resumed", droppedBytes: 60 });
-  now = 11_000;
-  tell({ kind: "dropped", error: full, droppedBytes: 5 }); // a new run of drops
+  onEvent({ kind: "dropped", error: full, droppedBytes: 5 });
+  now = 12_000;
+  onEvent({ kind: "resumed", droppedBytes: 5 });
+  finish();
   assert.deepEqual(lines, [
-    'cannot write "/l/c.log": No space left on device (os error 28); dropping log entries until it can (10 bytes so far)',
-    'cannot rotate "/l/c.log": No space left on device (os error 28); it grows past max-size, rotation is tried again every 1 s',
-    'still cannot write "/l/c.log": No space left on device (os error 28) (60 bytes of log entries dropped)',
+    'cannot write "/l/c.log": No space left on device (os error 28); dropping log entries until it can (10 bytes dropped so far)',
+    'still cannot write "/l/c.log": No space left on device (os error 28); dropping log entries until it can (215 bytes dropped so far)',
+    'writing "/l/c.log" again (215 bytes of log entries dropped in all)',
+  ]);
+});
+
+Deno.test("writeEventReporter() says failed rotations and compressions at once, then at most once every 10 s each", () => {
+  const lines: string[] = [];
+  let now = 0;
+  const { onEvent, finish } = writeEventReporter(
+    "/l/c.log",
+    (l) => lines.push(l),
+    { now: () => now },
+  );
+  onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
+  onEvent({ kind: "compression-failed", error: full, path: "/l/c.log.1" });
+  now = 5_000;
+  onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
+  now = 10_000;
+  onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
+  finish();
+  assert.deepEqual(lines, [
     'cannot rotate "/l/c.log": No space left on device (os error 28); it grows past max-size, rotation is tried again every 1 s',
     'cannot compress "/l/c.log.1": No space left on device (os error 28); it stays uncompressed',
-    'writing "/l/c.log" again after dropping 60 bytes of log entries',
-    'cannot write "/l/c.log": No space left on device (os error 28); dropping log entries until it can (5 bytes so far)',
+    'cannot rotate "/l/c.log": No space left on device (os error 28); it grows past max-size, rotation is tried again every 1 s',
   ]);
 });
 
 Deno.test("writeEventReporter() gives a rotation that stopped for good its own message", () => {
   const lines: string[] = [];
-  const tell = writeEventReporter("/l/c.log", (l) => lines.push(l));
-  tell({
+  const { onEvent } = writeEventReporter("/l/c.log", (l) => lines.push(l));
+  onEvent({
     kind: "rotation-failed",
     error: new Error('Cannot rotate "/l/c.log", rotation stopped: gone'),
     retryMs: Infinity,
