@@ -257,10 +257,11 @@ export class RotatingFile {
     const name = this.path;
     // The new file first, under a private name: if it cannot be made (a
     // full disk, no inode left), nothing has changed.
+    // (A leftover of this name was deleted by open(); a failed rotation
+    // deletes its own.)
     const fresh = `${name}.rotating-${Deno.pid}`;
     let next: Deno.FsFile;
     try {
-      removeIfExists(fresh);
       next = openAppend(fresh);
     } catch (error) {
       this.#postpone(error);
