@@ -266,6 +266,22 @@ export class WriteBatch {
   }
 
   /**
+   * The end of a file: writes what is held, ends a cut entry, gives the
+   * buffer back and closes `file`; the last two even if something fails.
+   *
+   * @param file The file, open for appending.
+   * @param fileSize The file's size in bytes: where the batch will start.
+   */
+  finish(file: Deno.FsFile, fileSize: number): void {
+    try {
+      this.writeTo(file, fileSize + this.endCut(file));
+    } finally {
+      this.release();
+      file.close();
+    }
+  }
+
+  /**
    * Gives the buffer back; call once the batch is written and no longer
    * used.
    */

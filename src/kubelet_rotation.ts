@@ -406,15 +406,8 @@ export class KubeletRotatingFile {
    *   compression an uncompressed one).
    */
   async close(options: RotatingFileCloseOptions = {}): Promise<void> {
-    try {
-      this.flush();
-      this.#batch.endCut(this.#file);
-    } finally {
-      // Even when the last write fails (a full disk): the file and the
-      // batch's buffer are let go.
-      this.#batch.release();
-      this.#file.close();
-    }
+    this.#batch.finish(this.#file, this.#size);
+    this.#compressNext();
     await awaitCompressions(
       () => this.#job,
       () => this.#stopCompressing = true,

@@ -428,15 +428,7 @@ export class RotatingFile {
    *   rotated file is then left in place).
    */
   async close(options: RotatingFileCloseOptions = {}): Promise<void> {
-    try {
-      this.flush();
-      this.#batch.endCut(this.#file);
-    } finally {
-      // Even when the last write fails (a full disk): the file and the
-      // batch's buffer are let go.
-      this.#batch.release();
-      this.#file.close();
-    }
+    this.#batch.finish(this.#file, this.#size);
     await awaitCompressions(
       () => this.#running?.done,
       () => this.#stopCompressing = true,

@@ -3,24 +3,28 @@ import { writeEventReporter } from "../src/write_report.ts";
 
 const full = new Error("No space left on device (os error 28)");
 
-Deno.test("writeEventReporter() says trouble with writes at once, then at most once every 10 s however often it comes and goes, and what is left unsaid at the end", () => {
+/** A reporter on a clock the test sets, and the lines it said. */
+function reporterAt() {
+  const clock = { now: 0 };
   const lines: string[] = [];
-  let now = 0;
-  const { onEvent, finish } = writeEventReporter(
-    "/l/c.log",
-    (l) => lines.push(l),
-    { now: () => now },
-  );
+  const reporter = writeEventReporter("/l/c.log", (l) => lines.push(l), {
+    now: () => clock.now,
+  });
+  return { clock, lines, ...reporter };
+}
+
+Deno.test("writeEventReporter() says trouble with writes at once, then at most once every 10 s however often it comes and goes, and what is left unsaid at the end", () => {
+  const { clock, lines, onEvent, finish } = reporterAt();
   onEvent({ kind: "dropped", error: full, droppedBytes: 10 });
   // A disk that fills and empties many times a second: no line each time.
   for (let i = 0; i < 20; i++) {
-    now += 100;
+    clock.now += 100;
     onEvent({ kind: "resumed", droppedBytes: 10 });
     onEvent({ kind: "dropped", error: full, droppedBytes: 10 });
   }
-  now = 10_000;
+  clock.now = 10_000;
   onEvent({ kind: "dropped", error: full, droppedBytes: 5 });
-  now = 12_000;
+  clock.now = 12_000;
   onEvent({ kind: "resumed", droppedBytes: 5 });
   finish();
   assert.deepEqual(lines, [
@@ -31,18 +35,12 @@ Deno.test("writeEventReporter() says trouble with writes at once, then at most o
 });
 
 Deno.test("writeEventReporter() says failed rotations and compressions at once, then at most once every 10 s each", () => {
-  const lines: string[] = [];
-  let now = 0;
-  const { onEvent, finish } = writeEventReporter(
-    "/l/c.log",
-    (l) => lines.push(l),
-    { now: () => now },
-  );
+  const { clock, lines, onEvent, finish } = reporterAt();
   onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
   onEvent({ kind: "compression-failed", error: full, path: "/l/c.log.1" });
-  now = 5_000;
+  clock.now = 5_000;
   onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
-  now = 10_000;
+  clock.now = 10_000;
   onEvent({ kind: "rotation-failed", error: full, retryMs: 1000 });
   finish();
   assert.deepEqual(lines, [
