@@ -266,6 +266,16 @@ export class WriteBatch {
   }
 
   /**
+   * Says that later writes go to a new, empty file: a cut entry that could
+   * not be ended stays with the old one (the new file never starts with a
+   * `\n`).
+   */
+  newFile(): void {
+    this.#cut = false;
+    this.#tail = 0;
+  }
+
+  /**
    * The end of a file: writes what is held, ends a cut entry, gives the
    * buffer back and closes `file`; the last two even if something fails.
    *

@@ -293,6 +293,7 @@ export class KubeletRotatingFile {
     this.#file.close();
     this.#file = file;
     this.#size = 0;
+    this.#batch.newFile();
     this.#rotated.push({
       name,
       stamp,
@@ -324,6 +325,7 @@ export class KubeletRotatingFile {
     this.#file.close();
     this.#file = file;
     this.#size = 0;
+    this.#batch.newFile();
   }
 
   /** A rotation that failed, with the file still current: try later. */

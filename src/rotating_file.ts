@@ -281,6 +281,7 @@ export class RotatingFile {
     this.#file.close();
     this.#file = next;
     this.#size = 0;
+    this.#batch.newFile();
     this.#retirer?.startDeletions();
     this.#compressNext();
   }

@@ -16,6 +16,12 @@ export interface WriteEventReporterOptions {
    * @default {10000}
    */
   everyMs?: number;
+  /**
+   * Runs `fn` after `ms` (a line held back by the pacing, said once its
+   * window ends); returns what cancels it. By default an unref'd timer,
+   * which does not keep the process alive.
+   */
+  schedule?: (fn: () => void, ms: number) => () => void;
 }
 
 /** What {@linkcode writeEventReporter} returns. */
@@ -68,6 +74,13 @@ export function writeEventReporter(
 ): WriteEventReporter {
   const now = options.now ?? Date.now;
   const everyMs = options.everyMs ?? 10_000;
+  const schedule = options.schedule ?? ((fn: () => void, ms: number) => {
+    const timer = setTimeout(fn, ms);
+    Deno.unrefTimer(timer);
+    return () => clearTimeout(timer);
+  });
+  /** Cancels the line held back, if one is. */
+  let cancelHeld: (() => void) | undefined;
   let dropped = 0;
   let dropping = false;
   /** Something about writes happened since the last line about them. */
@@ -109,6 +122,15 @@ export function writeEventReporter(
         dropping = event.kind === "dropped";
         unsaid = true;
         if (due("write")) sayWrites();
+        else if (cancelHeld === undefined) {
+          // Said when the window ends: "writing again" must not wait for
+          // the next drop, or the exit.
+          const wait = (lastLine.get("write") ?? 0) + everyMs - now();
+          cancelHeld = schedule(() => {
+            cancelHeld = undefined;
+            if (unsaid && due("write")) sayWrites();
+          }, Math.max(0, wait));
+        }
         return;
       case "rotation-failed":
         if (!due("rotation-failed")) return;
@@ -135,6 +157,8 @@ export function writeEventReporter(
   return {
     onEvent,
     finish() {
+      cancelHeld?.();
+      cancelHeld = undefined;
       if (unsaid) sayWrites();
     },
   };

@@ -160,3 +160,14 @@ Deno.test("WriteBatch.endCut() ends a cut entry at once (before a close or a rot
   writeAll(batch, disk, [entry(1, 5)], disk.bytes.length);
   assert.ok(dec.decode(disk.bytes).endsWith("\n" + entry(1, 5)));
 });
+
+Deno.test("WriteBatch.newFile(): a cut entry that could not be ended stays with the old file; the new one starts with its first entry", () => {
+  const old = new SmallDisk(200_000);
+  const batch = new WriteBatch();
+  writeAll(batch, old, [entry(0, 300_000)], 0); // cut, past 128 KiB
+  assert.equal(batch.endCut(old.file), 0, "the disk is still full");
+  batch.newFile(); // rotated: later writes go to a new file
+  const fresh = new SmallDisk(Infinity);
+  writeAll(batch, fresh, [entry(1, 5)], 0);
+  assert.equal(dec.decode(fresh.bytes), entry(1, 5));
+});
