@@ -22,6 +22,31 @@ function listDir(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 }
 
+/**
+ * Writes `count` entries, `line(i)` for i from `from` (about 100 bytes by
+ * default), as a sink does, flushing each unless `flush` is false.
+ *
+ * @returns The entries written.
+ */
+function writeEntries(
+  file: RotatingFile,
+  from: number,
+  count: number,
+  line = (i: number) => `entry ${i} ${"x".repeat(80 + (i % 17))}\n`,
+  flush = true,
+): string[] {
+  const written: string[] = [];
+  for (let i = from; i < from + count; i++) {
+    written.push(line(i));
+    const bytes = enc.encode(written.at(-1)!);
+    const pos = file.reserve(bytes.length);
+    file.buffer.set(bytes, pos);
+    file.commit(pos + bytes.length, `t${i}`);
+    if (flush) file.flush();
+  }
+  return written;
+}
+
 Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-file=3 compress)", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -162,16 +187,13 @@ Deno.test("RotatingFile with compress loses and duplicates nothing when rotation
       maxFile,
       compress: true,
     });
-    const lines: string[] = [];
-    for (let i = 0; i < 2000; i++) {
-      const line = `entry ${i} ${"x".repeat(i % 97)}\n`;
-      lines.push(line);
-      const bytes = enc.encode(line);
-      const pos = file.reserve(bytes.length);
-      file.buffer.set(bytes, pos);
-      file.commit(pos + bytes.length, `t${i}`);
-      file.flush(); // many rotations, back to back, with no await between
-    }
+    // Many rotations, back to back, with no await between.
+    const lines = writeEntries(
+      file,
+      0,
+      2000,
+      (i) => `entry ${i} ${"x".repeat(i % 97)}\n`,
+    );
     await file.close();
     const names = listDir(dir);
     assert.deepEqual(names, [
@@ -198,21 +220,6 @@ Deno.test("RotatingFile with compress loses and duplicates nothing when rotation
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** Writes `count` entries of about 100 bytes, flushing each (rotations). */
-function writeEntries(file: RotatingFile, from: number, count: number) {
-  const written: string[] = [];
-  for (let i = from; i < from + count; i++) {
-    const line = `entry ${i} ${"x".repeat(80 + (i % 17))}\n`;
-    written.push(line);
-    const bytes = enc.encode(line);
-    const pos = file.reserve(bytes.length);
-    file.buffer.set(bytes, pos);
-    file.commit(pos + bytes.length, `t${i}`);
-    file.flush();
-  }
-  return written;
-}
 
 /** The kept files' text, oldest first, gunzipping `.gz`. */
 async function keptText(path: string, maxFile: number): Promise<string> {
@@ -328,15 +335,13 @@ Deno.test("RotatingFile with a large max-file renames only the files that exist,
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(`${path}.1`, "from an earlier run\n");
     const file = RotatingFile.open(path, { maxSize: 100, maxFile: 100_000 });
-    const lines: string[] = [];
-    for (let i = 0; i < 400; i++) {
-      const line = `entry ${i} ${"y".repeat(40)}\n`;
-      lines.push(line);
-      const bytes = enc.encode(line);
-      const pos = file.reserve(bytes.length);
-      file.buffer.set(bytes, pos);
-      file.commit(pos + bytes.length, "t");
-    }
+    const lines = writeEntries(
+      file,
+      0,
+      400,
+      (i) => `entry ${i} ${"y".repeat(40)}\n`,
+      false,
+    );
     await file.close();
     const names = listDir(dir);
     const rotated = names.length - 1;
