@@ -8,6 +8,7 @@
 import { loadDriverConfig } from "./driver_config.ts";
 import { promoteStartupHeap } from "./heap.ts";
 import { copyStreams } from "./logger.ts";
+import { folderOf } from "./_files.ts";
 import { holdLogLock, type LogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
@@ -107,6 +108,12 @@ export async function runLoggingDriver(
         early.signal,
         "opening fd 5",
       );
+      // The writer's marker: followers (logs.ts -f) stop once it is released.
+      // Taken before any of the log's files is touched: a second driver of
+      // the same log (a container restarted while its old driver drains)
+      // waits here, not past SIGTERM, and then finds the first one's
+      // rotation and compressions finished, its size final.
+      lock = await lockLog(prepared.path, early.signal);
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
       // A full disk drops entries, told on stderr; the container goes on.
@@ -116,13 +123,6 @@ export async function runLoggingDriver(
       );
       opened = prepared.open({ retirer, onEvent: reporter.onEvent });
       retirer.start();
-      // The writer's marker: followers (logs.ts -f) stop once it is released.
-      // A second writer of the same log holds it: wait, but not past SIGTERM.
-      lock = await untilStopped(
-        holdLogLock(opened.path),
-        early.signal,
-        "waiting for another writer's lock on the log",
-      );
       ready = true;
     } catch (error) {
       report(`shimlog driver: ${describe(error)}${permissionHint(error)}`);
@@ -167,6 +167,28 @@ export async function runLoggingDriver(
     if (timer !== undefined) clearTimeout(timer);
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);
+  }
+}
+
+/**
+ * Makes the log's folder (mode 0750) and takes the writer's lock on the log
+ * (see {@linkcode holdLogLock}), waiting while another writer holds it until
+ * `signal` aborts.
+ */
+async function lockLog(path: string, signal: AbortSignal): Promise<LogLock> {
+  try {
+    await Deno.mkdir(folderOf(path), { recursive: true, mode: 0o750 });
+    return await untilStopped(
+      holdLogLock(path),
+      signal,
+      "waiting for another writer's lock on the log",
+    );
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new Error(
+      `Cannot open log file "${path}": ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jsonLines } from "./_helpers.ts";
 import { startDriver } from "./_driver_process.ts";
+import { holdLogLock } from "../src/log_lock.ts";
 import { PIPE_CAPACITY, pipeCapacity } from "../src/pipe_reader.ts";
 
 const enc = new TextEncoder();
@@ -84,6 +85,47 @@ Deno.test("driver.ts exits 1 before ready when it cannot create the log file", a
     assert.equal(ready.length, 0);
     assert.match(stderr, /shimlog driver: .*containers/);
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts waits for another writer's lock on its log before it touches any of the log's files, then appends", async () => {
+  const root = await Deno.makeTempDir();
+  const path = `${root}/x.log`;
+  // The first writer: still draining, its compression not yet done.
+  const first = await holdLogLock(path);
+  let released = false;
+  try {
+    const old =
+      '{"log":"old\\n","stream":"stdout","time":"2026-11-30T00:00:00Z"}\n';
+    await Deno.writeTextFile(path, old);
+    await Deno.writeTextFile(`${path}.compressing-1`, "half a gzip");
+    const d = await startDriver(root, ["log-path", path]);
+    const early = await Promise.race([
+      d.ready.then(() => "ready"),
+      new Promise((r) => setTimeout(() => r("waiting"), 700)),
+    ]);
+    assert.equal(early, "waiting");
+    assert.equal(
+      await Deno.readTextFile(`${path}.compressing-1`),
+      "half a gzip",
+      "the first writer's compression output is left alone",
+    );
+    first.release();
+    released = true;
+    assert.deepEqual([...await d.ready], [1]);
+    await assert.rejects(
+      Deno.stat(`${path}.compressing-1`),
+      Deno.errors.NotFound,
+      "a finished writer's leftover is deleted",
+    );
+    await d.stdout.write(enc.encode("new\n"));
+    const { code, stderr } = await d.finish();
+    assert.equal(code, 0, stderr);
+    const entries = jsonLines(await Deno.readTextFile(path));
+    assert.deepEqual(entries.map((e) => e.log), ["old\n", "new\n"]);
+  } finally {
+    if (!released) first.release();
     await Deno.remove(root, { recursive: true });
   }
 });
