@@ -11,6 +11,7 @@ function driverWithFds(
   root: string,
   script: string,
   scriptArg: string,
+  stdout: "null" | "piped" = "null",
 ): Deno.Command {
   return new Deno.Command("sh", {
     args: [
@@ -30,7 +31,7 @@ function driverWithFds(
     ],
     clearEnv: true,
     env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
-    stdout: "null",
+    stdout,
     stderr: "piped",
   });
 }
@@ -252,6 +253,33 @@ Deno.test("driver.ts with fd 5 closed says fd 5 may not be open, before it makes
       [...Deno.readDirSync(root)].map((e) => e.name),
       ["in"],
       "no log file, lock or marker",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("driver.ts whose ready pipe has lost its reader says containerd stopped waiting, and exits 1", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const fifo = `${root}/streams`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    // fd 5 is the pipe to our stdout; the shell's opens of fds 3 and 4 wait
+    // until the FIFO has a writer, by which time that pipe has no reader.
+    const child = driverWithFds(
+      root,
+      'exec "$@" 3<"$0" 4<"$0" 5>&1',
+      fifo,
+      "piped",
+    ).spawn();
+    await child.stdout.cancel();
+    const writer = await Deno.open(fifo, { write: true });
+    const { code, stderr } = await child.output();
+    writer.close();
+    assert.equal(code, 1);
+    assert.match(
+      new TextDecoder().decode(stderr),
+      /^shimlog driver: Cannot signal ready on fd 5: its reader is gone \(.*\); containerd stopped waiting for this driver\n$/,
     );
   } finally {
     await Deno.remove(root, { recursive: true });
