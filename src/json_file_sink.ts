@@ -30,8 +30,13 @@ export class JsonFileSink implements LogSink {
   #file: RotatingFile;
   #encoder: JsonFileEncoder;
   #time: LogTime | undefined;
-  #timeText = "";
   #timeBytes = new Uint8Array(0);
+  /**
+   * The latest time written, for the gzip header: not always the last
+   * entry's, since the pieces of a long line keep their first piece's time.
+   */
+  #latest: LogTime | undefined;
+  #latestText = "";
 
   private constructor(file: RotatingFile, encoder: JsonFileEncoder) {
     this.#file = file;
@@ -100,7 +105,7 @@ export class JsonFileSink implements LogSink {
       stream,
       this.#timeBytes,
     );
-    file.commit(end, this.#timeText);
+    file.commit(end, this.#latestText);
   }
 
   /**
@@ -138,7 +143,7 @@ export class JsonFileSink implements LogSink {
         Math.max(1, file.bytesBeforeRotation),
       );
       if (entriesEnd === pos) break;
-      file.commit(entriesEnd, this.#timeText);
+      file.commit(entriesEnd, this.#latestText);
       i = encoder.lineEnd;
     }
     return i;
@@ -151,8 +156,15 @@ export class JsonFileSink implements LogSink {
       // ASCII: a loop beats TextEncoder's call into Rust on 30 characters.
       const bytes = new Uint8Array(text.length);
       for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
-      this.#timeText = text;
       this.#timeBytes = bytes;
+      const latest = this.#latest;
+      if (
+        latest === undefined || time.sec > latest.sec ||
+        (time.sec === latest.sec && time.nsec > latest.nsec)
+      ) {
+        this.#latest = time;
+        this.#latestText = text;
+      }
     }
   }
 

@@ -37,7 +37,9 @@ export interface RotationOptions {
   maxFile?: number;
   /**
    * Gzip rotated files to `NAME.N.gz`, with Docker's `{"lastTime":"…"}`
-   * gzip extra field.
+   * gzip extra field: the latest time of the file's entries (Docker writes
+   * its last entry's, which is earlier when the pieces of a long line,
+   * stamped with their first piece's time, end the file).
    * @default {false}
    */
   compress?: boolean;
@@ -80,7 +82,7 @@ interface Uncompressed {
    * discarded it.
    */
   index: number;
-  /** The time of its last entry, for the gzip header's extra field. */
+  /** The latest time of its entries, for the gzip header's extra field. */
   lastTime: string;
 }
 
@@ -238,8 +240,10 @@ export class RotatingFile {
    * Accepts the entry written after {@linkcode RotatingFile.reserve}.
    *
    * @param end Index in the buffer after the entry.
-   * @param time The entry's time, as text; the last one goes into the gzip
-   *   header of a compressed file.
+   * @param time The latest time of the file's entries so far, as text
+   *   (RFC 3339); the last one given goes into the gzip header of a
+   *   compressed file, so that a reader may skip a file whose latest time is
+   *   before its `--since`.
    */
   commit(end: number, time: string): void {
     this.#lastTime = time;

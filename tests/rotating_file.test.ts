@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseRfc3339Nano } from "../src/clock.ts";
 import { gzipExtra } from "../src/gzip.ts";
 import { JsonFileSink } from "../src/json_file_sink.ts";
+import { readLogs } from "../src/log_reader.ts";
 import {
   type LogFileEvent,
   RotatingFile,
@@ -99,6 +100,52 @@ Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-fi
       // Docker's header: FEXTRA flag, no mtime, OS 255.
       assert.deepEqual([...ours.subarray(0, 10)], [...docker.subarray(0, 10)]);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("JsonFileSink gives a compressed file's gzip header its latest time, not its last entry's, so that readLogs({since}) skips no entry of it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const t1 = { sec: 1_795_967_656, nsec: 0 };
+    const t2 = { sec: 1_795_967_657, nsec: 500 };
+    const t3 = { sec: 1_795_967_658, nsec: 0 };
+    const found: Record<string, string[]> = {};
+    for (const compress of [false, true]) {
+      const path = `${dir}/${compress}.log`;
+      const sink = JsonFileSink.open({
+        path,
+        maxSize: 150,
+        maxFile: 3,
+        compress,
+      });
+      // A long line's pieces share its first piece's time, so the file's
+      // last entry (the line's end, at t1) is older than the stderr entry
+      // written between its pieces (t2).
+      sink.write("stdout", enc.encode("long, part 1"), true, t1);
+      sink.write("stderr", enc.encode("err at t2\n"), false, t2);
+      sink.write("stdout", enc.encode("long, part 2\n"), false, t1);
+      sink.flush();
+      sink.write("stdout", enc.encode("later at t3\n"), false, t3);
+      await sink.close();
+      if (compress) {
+        assert.deepEqual(listDir(dir).filter((n) => n.startsWith("true")), [
+          "true.log",
+          "true.log.1.gz",
+        ]);
+        assert.equal(
+          dec.decode(gzipExtra(Deno.readFileSync(`${path}.1.gz`))),
+          '{"lastTime":"2026-11-29T15:54:17.0000005Z"}',
+        );
+      }
+      found[String(compress)] = [];
+      for await (const e of readLogs(path, { since: t2 })) {
+        found[String(compress)].push(dec.decode(e.bytes));
+      }
+    }
+    assert.deepEqual(found.false, ["err at t2\n", "later at t3\n"]);
+    assert.deepEqual(found.true, found.false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
