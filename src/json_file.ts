@@ -134,27 +134,54 @@ function escapeRange(
 }
 
 /**
- * Encodes the `attrs` object of an entry as Go's `json.Marshal` of a
- * `map[string]string` does: keys sorted, strings escaped as in `log`.
+ * Encodes the `attrs` object of an entry as moby's jsonfilelog does, with
+ * Go's `json.Marshal` of a `map[string]string`: keys sorted by their UTF-8
+ * bytes; in keys and values `"` and `\` escaped with a backslash, `\n`,
+ * `\r` and tab as `\n`, `\r`, `\t`, other control characters and `<`, `>`,
+ * `&` as `\u00XX`, U+2028 and U+2029 as `\u2028` and `\u2029`, a lone
+ * surrogate as U+FFFD, all else as UTF-8. (The `log` field differs: moby
+ * writes a tab there as `\u0009`.)
  *
  * @param attrs Names and values, e.g. `{tag: "web", version: "1"}`.
  * @returns The JSON bytes, or an empty array when there are no attributes.
  */
 export function encodeAttrs(attrs: Record<string, string>): Uint8Array {
-  const keys = Object.keys(attrs).sort();
+  const keys = Object.keys(attrs).map((key) => ({
+    key,
+    bytes: utf8.encode(key),
+  }))
+    .sort((a, b) => compareBytes(a.bytes, b.bytes));
   if (keys.length === 0) return new Uint8Array(0);
-  const parts: string[] = [];
-  for (const key of keys) {
-    parts.push(`${jsonString(key)}:${jsonString(attrs[key])}`);
-  }
+  const parts = keys.map(({ key }) =>
+    `${goJsonString(key)}:${goJsonString(attrs[key])}`
+  );
   return utf8.encode(`{${parts.join(",")}}`);
 }
 
-function jsonString(text: string): string {
-  const src = utf8.encode(text);
-  const out = new Uint8Array(src.length * MAX_ESCAPE_GROWTH);
-  const end = escapeJsonBytes(src, out, 0);
-  return `"${new TextDecoder().decode(out.subarray(0, end))}"`;
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+/** A JSON string as Go's `encoding/json` (1.19, HTML-safe) writes it. */
+function goJsonString(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0x22 || c === 0x5c) out += `\\${ch}`;
+    else if (c === 0x0a) out += "\\n";
+    else if (c === 0x0d) out += "\\r";
+    else if (c === 0x09) out += "\\t";
+    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26) {
+      out += `\\u00${c.toString(16).padStart(2, "0")}`;
+    } else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
+    else if (c >= 0xd800 && c <= 0xdfff) out += "\ufffd";
+    else out += ch;
+  }
+  return `${out}"`;
 }
 
 /**

@@ -108,3 +108,18 @@ Deno.test("JsonFileEncoder puts attrs between stream and time, keys sorted, as D
   );
   assert.equal(encodeAttrs({}).length, 0);
 });
+
+Deno.test("encodeAttrs writes what Go 1.19's json.Marshal of a map[string]string writes: tab as \\t, keys in UTF-8 byte order", () => {
+  // Go's output for the same map (go run, encoding/json), where `lone` came
+  // from json.Unmarshal of "x\\ud800y", as labels and env reach moby.
+  const attrs = {
+    E: 'a\tb\n\r"\\<>&\x01\x7f\u2028\b\f',
+    "\uffff": "1",
+    "\u{1f600}": "2",
+    lone: "x\ud800y",
+  };
+  assert.equal(
+    dec.decode(encodeAttrs(attrs)),
+    '{"E":"a\\tb\\n\\r\\"\\\\\\u003c\\u003e\\u0026\\u0001\x7f\\u2028\\u0008\\u000c","lone":"x\ufffdy","\uffff":"1","\u{1f600}":"2"}',
+  );
+});
