@@ -38,6 +38,7 @@ export {
   formatRfc3339NanoFixed,
   LogClock,
   type LogTime,
+  parseRfc3339Bytes,
   parseRfc3339Nano,
 } from "./src/clock.ts";
 export {
@@ -177,7 +178,6 @@ export {
   decodeJsonFileLine,
   JsonFileDecoder,
   type JsonFileRecord,
-  parseRfc3339Bytes,
 } from "./src/json_file.ts";
 export {
   holdFollowerLock,

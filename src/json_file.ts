@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LogTime } from "./clock.ts";
+import { type LogTime, parseRfc3339Bytes } from "./clock.ts";
 import { JsonEscapeWasm } from "./json_escape_wasm.ts";
 import { utf8SafeCut, utf8SequenceLength } from "./utf8.ts";
 
@@ -760,94 +760,6 @@ function skipValue(b: Uint8Array, i: number, depth: number): number {
   );
   if (word === null || word[0].length !== end - i) fail("bad value", i);
   return end;
-}
-
-/** Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function digit(b: Uint8Array, i: number): number {
-  const c = b[i] - 0x30;
-  return c >= 0 && c <= 9 ? c : NaN;
-}
-
-function twoDigits(b: Uint8Array, i: number): number {
-  return digit(b, i) * 10 + digit(b, i + 1);
-}
-
-/**
- * Parses RFC 3339 time bytes (`2026-11-29T15:53:54.2731822Z`, or with an
- * offset such as `+01:00`, up to nine fractional digits) without making a
- * string: what json-file and CRI logs hold.
- *
- * @param b The buffer.
- * @param start Index of the first byte.
- * @param end Index after the last byte.
- * @returns The time, or `undefined` when the bytes are not such a time.
- *
- * @example Usage
- * ```ts
- * import { parseRfc3339Bytes } from "./json_file.ts";
- * import assert from "node:assert/strict";
- * const text = new TextEncoder().encode("2026-11-29T15:54:16.567733509+00:00");
- * assert.deepEqual(parseRfc3339Bytes(text, 0, text.length), {
- *   sec: 1795967656,
- *   nsec: 567733509,
- * });
- * ```
- */
-export function parseRfc3339Bytes(
-  b: Uint8Array,
-  start: number,
-  end: number,
-): LogTime | undefined {
-  if (end - start < 20) return undefined;
-  const year = twoDigits(b, start) * 100 + twoDigits(b, start + 2);
-  const month = twoDigits(b, start + 5);
-  const day = twoDigits(b, start + 8);
-  const hour = twoDigits(b, start + 11);
-  const minute = twoDigits(b, start + 14);
-  const second = twoDigits(b, start + 17);
-  const t = b[start + 10];
-  if (
-    b[start + 4] !== 0x2d || b[start + 7] !== 0x2d ||
-    (t !== 0x54 && t !== 0x74 && t !== 0x20) || b[start + 13] !== 0x3a ||
-    b[start + 16] !== 0x3a || !(month >= 1 && month <= 12) ||
-    !(day >= 1 && day <= 31) || !(hour <= 23) || !(minute <= 59) ||
-    !(second <= 60) || !(year >= 0)
-  ) return undefined;
-  let i = start + 19;
-  let nsec = 0;
-  if (b[i] === 0x2e) {
-    i++;
-    const first = i;
-    while (i < end && b[i] >= 0x30 && b[i] <= 0x39) {
-      nsec = nsec * 10 + (b[i] - 0x30);
-      i++;
-    }
-    const digits = i - first;
-    if (digits === 0 || digits > 9) return undefined;
-    for (let k = digits; k < 9; k++) nsec *= 10;
-  }
-  let offset = 0;
-  const z = b[i];
-  if ((z === 0x5a || z === 0x7a) && i + 1 === end) {
-    // UTC
-  } else if ((z === 0x2b || z === 0x2d) && i + 6 === end && b[i + 3] === 0x3a) {
-    const oh = twoDigits(b, i + 1);
-    const om = twoDigits(b, i + 4);
-    if (!(oh <= 23 && om <= 59)) return undefined;
-    offset = (oh * 60 + om) * 60 * (z === 0x2b ? 1 : -1);
-  } else return undefined;
-  const sec = daysFromCivil(year, month, day) * 86400 + hour * 3600 +
-    minute * 60 + second - offset;
-  return { sec, nsec };
 }
 
 /**

@@ -335,16 +335,16 @@ export function parseTimeArg(
     const date = new Date(+y, +mo - 1, +d, +h, +mi, +s);
     if (
       Number.isNaN(date.getTime()) || date.getDate() !== +d ||
-      date.getMonth() !== +mo - 1
+      date.getMonth() !== +mo - 1 || +h > 23 || +mi > 59 || +s > 59
     ) throw badTime(text, flag);
     return { sec: Math.floor(date.getTime() / 1000), nsec: fraction(frac) };
   }
   const dateZone = DATE_ZONE.exec(text);
-  if (dateZone !== null) {
-    const [, y, mo, d, zone] = dateZone;
-    return parseRfc3339Nano(`${y}-${mo}-${d}T00:00:00${zone}`);
-  }
   try {
+    if (dateZone !== null) {
+      const [, y, mo, d, zone] = dateZone;
+      return parseRfc3339Nano(`${y}-${mo}-${d}T00:00:00${zone}`);
+    }
     return parseRfc3339Nano(text);
   } catch {
     throw badTime(text, flag);

@@ -59,6 +59,14 @@ Deno.test("parseRfc3339Nano() reads Z and offsets at full precision", () => {
     name: "SyntaxError",
     message: /"yesterday"/,
   });
+  // Go's time.Parse: "day out of range" (Date.UTC would give 2 March).
+  assert.throws(() => parseRfc3339Nano("2026-02-30T00:00:00Z"), {
+    name: "SyntaxError",
+    message: /"2026-02-30T00:00:00Z".*a day of that month/,
+  });
+  assert.throws(() => parseRfc3339Nano("2026-11-29T15:53:54Ž"), SyntaxError);
+  // Years below 100 are not taken as 19xx (Date.UTC would).
+  assert.equal(parseRfc3339Nano("0050-01-01T00:00:00Z").sec, -60589296000);
 });
 
 Deno.test("parseRfc3339Nano(formatRfc3339Nano(t)) is t (property)", () => {

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatRfc3339Nano, parseRfc3339Nano } from "../src/clock.ts";
+import {
+  formatRfc3339Nano,
+  parseRfc3339Bytes,
+  parseRfc3339Nano,
+} from "../src/clock.ts";
 import { encodeCriRecord } from "../src/cri.ts";
 import {
   decodeJsonFileLine,
   JsonFileDecoder,
   JsonFileEncoder,
-  parseRfc3339Bytes,
 } from "../src/json_file.ts";
 import {
   decodeOrRecover,
@@ -183,7 +186,7 @@ Deno.test("decodeJsonFileLine() refuses damaged lines with a SyntaxError naming 
   }
 });
 
-Deno.test("parseRfc3339Bytes() agrees with parseRfc3339Nano() on Z and offsets (property)", () => {
+Deno.test("parseRfc3339Bytes() reads Z and offsets as Date does, and refuses fields out of range as Go (property)", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 86400, max: 253402300799 - 86400 }),
@@ -219,10 +222,28 @@ Deno.test("parseRfc3339Bytes() agrees with parseRfc3339Nano() on Z and offsets (
       "2026-11-29T15:53:54.1234567890Z",
       "2026-11-29T15:53:54+0100",
       "2026-11-29X15:53:54Z",
+      // Out of range, as Go's time.Parse: "month/day/hour/second out of range".
+      "2026-00-29T15:53:54Z",
+      "2026-11-00T15:53:54Z",
+      "2026-11-31T15:53:54Z",
+      "2026-02-29T15:53:54Z",
+      "2100-02-29T15:53:54Z",
+      "2026-11-29T24:00:00Z",
+      "2026-11-29T15:60:54Z",
+      "2016-12-31T23:59:60Z",
+      "2026-11-29T99:99:99Z",
+      "2026-11-29T15:53:54+24:00",
     ]
   ) {
     const bytes = enc.encode(bad);
     assert.equal(parseRfc3339Bytes(bytes, 0, bytes.length), undefined, bad);
+  }
+  for (const leap of ["2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z"]) {
+    const bytes = enc.encode(leap);
+    assert.deepEqual(parseRfc3339Bytes(bytes, 0, bytes.length), {
+      sec: Date.parse(leap) / 1000,
+      nsec: 0,
+    });
   }
 });
 

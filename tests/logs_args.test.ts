@@ -71,6 +71,22 @@ Deno.test("parseLogsArgs() refuses bad flags with TypeError, RangeError or Synta
     [["--tail=-1.5", "x"], RangeError, /Invalid --tail "-1.5"/],
     [["--tail", "1.5", "x"], RangeError, /Invalid --tail "1.5"/],
     [["--since", "10 minutes", "x"], SyntaxError, /Invalid --since/],
+    // Fields out of range, in each form a date takes.
+    ...[
+      "2026-13-01T00:00:00Z",
+      "2026-02-30T00:00:00+01:00",
+      "2026-11-29T99:99:99Z",
+      "2026-02-30",
+      "2026-02-30Z",
+      "2026-11-29T10:60:00",
+      "2026-11-29T23:59:60",
+    ].map((t): [string[], ErrorConstructor, RegExp] => [
+      ["--until", t, "x"],
+      SyntaxError,
+      new RegExp(
+        `^Invalid --until "${t.replace("+", "\\+")}": expected RFC 3339`,
+      ),
+    ]),
     [["--namespace", "a/b", "x"], RangeError, /Invalid --namespace "a\/b"/],
     [["--data-root", "", "x"], RangeError, /--data-root ""/],
     [["--path", ""], TypeError, /--path needs a file/],
