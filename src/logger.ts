@@ -95,7 +95,9 @@ export interface CopyResult {
  * Each read is framed into pieces (see {@linkcode LineFramer}), every piece
  * goes to the sink, and the sink is flushed before every wait: no system
  * call per line, and nothing read stays unwritten while the loop waits. A
- * line's pieces share the time at which its first byte was read. At the
+ * line gets the time of the read that completes it, a long line that of the
+ * read that completes its first piece, and all its pieces share it (as
+ * moby's copier stamps a message once it is whole). At the
  * end, a final fragment without `\n` is written as a partial piece. The
  * sink is not closed.
  *
@@ -110,7 +112,9 @@ export interface CopyResult {
  * @param sink Where the pieces go.
  * @param options Abort signal, clock, read size.
  * @returns Bytes read and which streams ended.
- * @throws Whatever the readers or the sink throw.
+ * @throws Whatever the readers or the sink throw first; the other stream's
+ *   loop has then stopped too, with at most one read left in flight (its
+ *   bytes are not logged).
  */
 export async function copyStreams(
   streams: LoggerStreams,
@@ -122,12 +126,19 @@ export async function copyStreams(
   const turnBytes = options.turnBytes ?? 8 * 1024 * 1024;
   const turnMs = options.turnMs ?? 50;
   const stopBytes = options.stopBytes ?? 1024 * 1024;
-  const signal = options.signal;
   const result: CopyResult = { bytes: { stdout: 0, stderr: 0 }, ended: [] };
+  // Stops both loops: the caller's signal, or a failure of either one (the
+  // other then reads no more, since what it read could not be logged).
+  const stop = new AbortController();
+  const signal = stop.signal;
+  let failed = false;
+  const abort = () => stop.abort();
+  if (options.signal?.aborted) stop.abort();
+  options.signal?.addEventListener("abort", abort, { once: true });
   const ABORTED = -1;
   const aborted = new Promise<number>((resolve) => {
-    if (signal?.aborted) resolve(ABORTED);
-    signal?.addEventListener("abort", () => resolve(ABORTED), { once: true });
+    if (signal.aborted) resolve(ABORTED);
+    signal.addEventListener("abort", () => resolve(ABORTED), { once: true });
   });
 
   /**
@@ -229,7 +240,7 @@ export async function copyStreams(
     let current = 0;
     let eof = false;
     let reading = reader.read(buffers[current]);
-    while (!signal?.aborted) {
+    while (!signal.aborted) {
       const n = await Promise.race([reading, aborted]);
       if (n === null) {
         eof = true;
@@ -243,6 +254,11 @@ export async function copyStreams(
       sink.flush();
     }
     let inFlight: Promise<unknown> | undefined;
+    if (failed) {
+      releaseBuffer(buffers[current], reading);
+      releaseBuffer(buffers[current ^ 1]);
+      return;
+    }
     if (!eof) {
       const n = await lateRead(reading);
       if (n === null) eof = true;
@@ -269,13 +285,17 @@ export async function copyStreams(
     let inTurn = 0;
     let turnStart = performance.now();
     let inFlight: Promise<unknown> | undefined;
-    while (!signal?.aborted) {
+    while (!signal.aborted) {
       let n = inTurn < turnBytes ? reader.readNow(buffer) : 0;
       if (n === 0) {
         sink.flush();
         inTurn = 0;
         const reading = reader.read(buffer);
         n = await Promise.race([reading, aborted]);
+        if (n === ABORTED && failed) {
+          inFlight = reading;
+          break;
+        }
         if (n === ABORTED) {
           n = await lateRead(reading);
           if (n === 0) {
@@ -293,6 +313,10 @@ export async function copyStreams(
       stream.take(buffer, n);
       if (performance.now() - turnStart >= turnMs) inTurn = turnBytes;
     }
+    if (failed) {
+      releaseBuffer(buffer, inFlight);
+      return;
+    }
     // Stopped with no read in flight: take what the pipe holds now.
     for (let taken = 0; !eof && inFlight === undefined && taken < stopBytes;) {
       const n = reader.readNow(buffer);
@@ -309,11 +333,22 @@ export async function copyStreams(
   }
 
   const run = (name: StreamName, reader: ByteReader) =>
-    reader.readNow === undefined
+    (reader.readNow === undefined
       ? pump(name, reader)
-      : pumpNow(name, reader as Parameters<typeof pumpNow>[1]);
+      : pumpNow(name, reader as Parameters<typeof pumpNow>[1])).catch(
+        (error) => {
+          failed = true;
+          stop.abort();
+          throw error;
+        },
+      );
   const pumps = [run("stdout", streams.stdout)];
   if (streams.stderr !== undefined) pumps.push(run("stderr", streams.stderr));
-  await Promise.all(pumps);
+  // Both loops stopped before the promise settles.
+  const settled = await Promise.allSettled(pumps);
+  options.signal?.removeEventListener("abort", abort);
+  for (const outcome of settled) {
+    if (outcome.status === "rejected") throw outcome.reason;
+  }
   return result;
 }

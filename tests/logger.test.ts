@@ -50,6 +50,50 @@ Deno.test("copyStreams() gives every piece of one line the time of its first pie
   assert.deepEqual(concat(sink.pieces.map((p) => p.bytes)).length, 40005);
 });
 
+for (const readNow of [false, true]) {
+  Deno.test(
+    `copyStreams()${
+      readNow ? " with readNow" : ""
+    }: when one stream's read fails, the other stream is read no more, and the promise rejects once both loops have stopped`,
+    async () => {
+      const sink = new RecordingSink();
+      const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      let stderrReads = 0;
+      const failing = {
+        async read(buffer: Uint8Array) {
+          await delay(60);
+          buffer.set(enc.encode("x"));
+          throw new Error("boom");
+        },
+      };
+      const endless = {
+        async read(buffer: Uint8Array) {
+          stderrReads++;
+          await delay(10);
+          buffer.set(enc.encode("e\n"));
+          return 2;
+        },
+        ...(readNow ? { readNow: () => 0 } : {}),
+      };
+      await assert.rejects(
+        copyStreams({ stdout: failing, stderr: endless }, sink),
+        { message: "boom" },
+      );
+      const readsAtRejection = stderrReads;
+      assert.ok(readsAtRejection >= 2, `${readsAtRejection} reads`);
+      await delay(100);
+      assert.equal(
+        stderrReads,
+        readsAtRejection,
+        "no read after the rejection",
+      );
+      const logged = sink.pieces.filter((p) => p.stream === "stderr").length;
+      // Every completed read but the one left in flight was logged.
+      assert.ok(logged >= readsAtRejection - 1, `${logged} logged`);
+    },
+  );
+}
+
 Deno.test("copyStreams() flushes once per read, not per line", async () => {
   const sink = new RecordingSink();
   const chunk = enc.encode("x\n".repeat(1000));
