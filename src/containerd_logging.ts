@@ -44,7 +44,7 @@ export interface LoggingDriverOptions {
  * 2. opens the sink and the container's stdout (fd 3) and stderr (fd 4);
  * 3. signals ready: writes one byte to fd 5 and closes what it opened (works
  *    for `binary://` and `binary-v2://`);
- * 4. copies until both streams end. SIGINT is ignored; after SIGTERM it
+ * 4. copies until both streams end. SIGINT and SIGHUP are ignored; after SIGTERM it
  *    drains for at most `drainMs`, then writes what it holds.
  *
  * While it writes, it holds an exclusive lock on `<log>.lock` (see
@@ -79,10 +79,13 @@ export async function runLoggingDriver(
     if (!ready) early.abort();
     else timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
   };
+  // Ignored: a terminal's Ctrl-C or hang-up, sent to a whole process group,
+  // is for the app; the driver goes on until its pipes end.
   const onInt = () => {};
   options.signal?.addEventListener("abort", onTerm, { once: true });
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGHUP", onInt);
   const open: (Deno.FsFile | PipeReader)[] = [];
   let lock: LogLock | undefined;
   let retirer: LogRetirer | undefined;
@@ -167,6 +170,7 @@ export async function runLoggingDriver(
     if (timer !== undefined) clearTimeout(timer);
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGHUP", onInt);
   }
 }
 

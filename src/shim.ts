@@ -185,11 +185,11 @@ export function shimLogPath(
  *    Deno needs ({@linkcode DRIVER_ENV_PASSTHROUGH}), and permissions for
  *    the fds and the log folders only.
  * 4. Waits for the ready byte. If the driver exits first, or `readyTimeout`
- *    passes, or SIGINT/SIGTERM arrives, it stops the driver and returns 125
+ *    passes, or a signal below arrives, it stops the driver and returns 125
  *    (128+n for a signal) without starting the app.
  * 5. Starts the app with stdin `/dev/null` (the shim's stdin with
  *    `interactive`) and stdout/stderr the FIFOs themselves, forwarding
- *    SIGINT and SIGTERM to it. The shim holds its own write ends until the
+ *    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it. The shim holds its own write ends until the
  *    app exits, so the driver sees end of file only then.
  * 6. Closes its ends, sends SIGTERM to the driver, kills it after
  *    `killTimeout`, removes the temporary folder, and writes one line with
@@ -216,9 +216,9 @@ export function shimLogPath(
  * command), `--allow-read` (PATH lookup, Deno's path), `--allow-write`
  * (data root, temporary folder) and `--allow-env` (the app inherits the
  * whole environment); with `tty` also `--allow-ffi` (the pseudo-terminal
- * comes from the C library). It listens for SIGINT and SIGTERM while it
- * runs; in terminal mode also for SIGHUP and SIGQUIT (passed to the app
- * too, so that the shim outlives it and restores the user's terminal) and
+ * comes from the C library). It listens for SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGUSR1 and SIGUSR2 while it runs (passed to the app, so that
+ * the shim outlives it, as `docker run` does), and with `interactive` for
  * SIGWINCH.
  *
  * @param options The container's settings.
@@ -245,13 +245,11 @@ export function shimLogPath(
 export async function runShim(options: ShimOptions): Promise<number> {
   const config = checkOptions(options);
   const out = new Output(options.stderr ?? Deno.stderr.writable);
-  // In terminal mode also SIGHUP and SIGQUIT: the shim must outlive the app
-  // to drain its output and restore the user's terminal.
-  const signals = new SignalRelay(
-    config.tty
-      ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]
-      : ["SIGINT", "SIGTERM"],
-  );
+  // As `docker run` attached: the signals an app may act on are passed to
+  // it, and none of them ends the shim while the app runs, so the shim
+  // outlives it, its output is drained and the user's terminal restored.
+  // (A listener on SIGUSR1 also keeps Deno from opening its inspector.)
+  const signals = new SignalRelay(FORWARDED_SIGNALS);
   try {
     const appEnv = { ...Deno.env.toObject(), ...config.env };
     let argv: string[];
@@ -1008,8 +1006,7 @@ async function writeAll(
 }
 
 /**
- * Listens for SIGINT and SIGTERM (and, in terminal mode, SIGHUP and
- * SIGQUIT) while the shim runs. Before the app starts
+ * Listens for the given signals while the shim runs. Before the app starts
  * the first one ends {@linkcode SignalRelay.first} (the shim then gives up);
  * while the app runs they are passed to it, including one that arrived
  * between the last check and the start; after it exits they are ignored, so
@@ -1071,10 +1068,22 @@ class SignalRelay {
   }
 }
 
+/** What the shim passes to the app. */
+const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+];
+
 const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
   SIGHUP: 1,
   SIGINT: 2,
   SIGQUIT: 3,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
   SIGTERM: 15,
 };
 

@@ -146,13 +146,16 @@ Deno.test("driver.ts refuses a container id that would escape the data root", as
   }
 });
 
-Deno.test("driver.ts ignores SIGINT and, after SIGTERM, drains until EOF losing nothing", async () => {
+Deno.test("driver.ts ignores SIGINT and SIGHUP and, after SIGTERM, drains until EOF losing nothing", async () => {
   const root = await Deno.makeTempDir();
   try {
     const d = await startDriver(root, ["log-path", `${root}/x.log`]);
     await d.ready;
     await d.stdout.write(enc.encode("before\n"));
     d.child.kill("SIGINT");
+    d.child.kill("SIGHUP");
+    await new Promise((r) => setTimeout(r, 100));
+    await d.stdout.write(enc.encode("after SIGINT and SIGHUP\n"));
     d.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     const late = "after SIGTERM ".repeat(5000) + "\n";
@@ -163,7 +166,7 @@ Deno.test("driver.ts ignores SIGINT and, after SIGTERM, drains until EOF losing 
     const entries = jsonLines(await Deno.readTextFile(`${root}/x.log`));
     assert.equal(
       entries.map((e) => e.log).join(""),
-      "before\n" + late + "tail",
+      "before\nafter SIGINT and SIGHUP\n" + late + "tail",
     );
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -587,7 +587,16 @@ function assertNothingLost(result: { logged: number[]; written: number[] }) {
   );
 }
 
-for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+for (
+  const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129],
+    ["SIGQUIT", 131],
+    ["SIGUSR1", 138],
+    ["SIGUSR2", 140],
+  ] as const
+) {
   Deno.test(`shim.ts forwards ${signal} to the app and loses nothing already written`, async () => {
     await withTempDir(async (dir) => {
       const result = await signalShimMidStream(dir, (child) => {
@@ -606,20 +615,31 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
   });
 }
 
-Deno.test("shim.ts survives Ctrl-C in a terminal (SIGINT to the whole process group) and loses nothing", async () => {
-  await withTempDir(async (dir) => {
-    const result = await signalShimMidStream(dir, async (child) => {
-      // setsid made the shim a process group leader: signal the group, as a
-      // terminal does.
-      const { success } = await new Deno.Command("kill", {
-        args: ["-INT", "--", `-${child.pid}`],
-      }).output();
-      assert.ok(success);
-    }, { setsid: true });
-    assert.equal(result.code, 130);
-    assertNothingLost(result);
+for (
+  const [what, signal, code] of [
+    ["Ctrl-C", "INT", 130],
+    ["a hang-up", "HUP", 129],
+  ] as const
+) {
+  Deno.test(`shim.ts survives ${what} in a terminal (SIG${signal} to the whole process group) and loses nothing`, async () => {
+    await withTempDir(async (dir) => {
+      const result = await signalShimMidStream(dir, async (child) => {
+        // setsid made the shim a process group leader: signal the group, as
+        // a terminal does; the driver is in it too.
+        const { success } = await new Deno.Command("kill", {
+          args: [`-${signal}`, "--", `-${child.pid}`],
+        }).output();
+        assert.ok(success);
+      }, { setsid: true });
+      assert.equal(result.code, code);
+      assertNothingLost(result);
+      assert.match(
+        result.stderr,
+        new RegExp(`container signalled exited with code ${code} \\(SIG`),
+      );
+    });
   });
-});
+}
 
 async function shimCli(args: string[]) {
   const { code, stdout, stderr } = await new Deno.Command(DENO, {
