@@ -428,122 +428,190 @@ async function runWithDriver(
 > {
   const dataRoot = config.dataRoot!;
   const configPath = logConfigPath(dataRoot, config.namespace, config.id);
+  const lockPath = `${dirname(configPath)}/${CONTAINER_LOCK}`;
   // A container that never starts leaves nothing behind that it created.
   const freshDir = !(await exists(dirname(configPath)));
   const forget = async () => {
     if (!freshDir) return;
     await Deno.remove(configPath).catch(() => {});
+    await Deno.remove(lockPath).catch(() => {});
     await Deno.remove(dirname(configPath)).catch(() => {}); // only if empty
   };
+  let running: Deno.FsFile | undefined;
   try {
-    await writeLogConfig(configPath, {
-      driver: config.logDriver,
-      opts: config.logOpts,
-      labels: config.labels,
-      env: config.env,
-    });
+    running = await holdContainerLock(lockPath);
   } catch (error) {
+    await forget();
     await out.say(
-      `shimlog: cannot write ${JSON.stringify(configPath)}: ${describe(error)}`,
+      `shimlog: cannot create ${JSON.stringify(lockPath)}: ${describe(error)}`,
     );
     return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
   }
-
-  const tempDir = await Deno.makeTempDir({ prefix: "shimlog-" });
+  if (running === undefined) {
+    // As Docker refuses a name in use: two runs would share one log.
+    await out.say(
+      `shimlog: container ${
+        JSON.stringify(config.id)
+      } is already running in namespace ${
+        JSON.stringify(config.namespace)
+      } (its shim holds ${
+        JSON.stringify(lockPath)
+      }): wait for it to exit, or choose another --name`,
+    );
+    return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
+  }
   try {
-    const fifos = {
-      out: `${tempDir}/out`,
-      err: `${tempDir}/err`,
-      ready: `${tempDir}/ready`,
-    };
-    await makeFifos([fifos.out, fifos.err, fifos.ready], 0o600);
-
-    const driver = startDriver(config, fifos, out);
-    // Opened concurrently with the driver's shell, which opens the other ends.
-    const outEnd = new FifoEnd(fifos.out, "write");
-    const errEnd = new FifoEnd(fifos.err, "write");
-    const readyEnd = new FifoEnd(fifos.ready, "read");
-    let appRunning = false;
-    const watch = driver.child.status.then(async (status) => {
-      if (!appRunning) return;
-      // Let an app still blocked opening a FIFO go on (its writes then fail
-      // with EPIPE instead of hanging).
-      for (const path of [fifos.out, fifos.err]) {
-        (await Deno.open(path, { read: true, write: true })).close();
-      }
-      await out.say(
-        `shimlog: the log driver exited early with code ${status.code}; further output is lost`,
-      );
-    });
     try {
-      const outcome = await waitReady(
-        readyEnd,
-        driver.child.status,
-        config.readyTimeout,
-        signals,
+      await writeLogConfig(configPath, {
+        driver: config.logDriver,
+        opts: config.logOpts,
+        labels: config.labels,
+        env: config.env,
+      });
+    } catch (error) {
+      await out.say(
+        `shimlog: cannot write ${JSON.stringify(configPath)}: ${
+          describe(error)
+        }`,
       );
-      await readyEnd.close();
-      if (outcome.kind === "ready" && signals.received === null) {
-        // The driver holds the read ends, the shim the write ends, so the
-        // app's own opens of the FIFOs cannot block.
-        const log = await outEnd.opened();
-        await errEnd.opened();
-        // Terminal mode: fd 4 carries nothing, and the driver's reader of it
-        // ends at once. (It has opened /dev/fd/4 before signalling ready, so
-        // closing now cannot leave its open blocked.)
-        if (app.terminal !== null) await errEnd.close();
-        appRunning = true;
-        const status = app.terminal === null
-          ? await runCommand(app, fifos, signals)
-          : await runInTerminal(app, app.terminal, log, signals);
+      return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
+    }
+
+    const tempDir = await Deno.makeTempDir({ prefix: "shimlog-" });
+    try {
+      const fifos = {
+        out: `${tempDir}/out`,
+        err: `${tempDir}/err`,
+        ready: `${tempDir}/ready`,
+      };
+      await makeFifos([fifos.out, fifos.err, fifos.ready], 0o600);
+
+      const driver = startDriver(config, fifos, out);
+      // Opened concurrently with the driver's shell, which opens the other ends.
+      const outEnd = new FifoEnd(fifos.out, "write");
+      const errEnd = new FifoEnd(fifos.err, "write");
+      const readyEnd = new FifoEnd(fifos.ready, "read");
+      let appRunning = false;
+      const watch = driver.child.status.then(async (status) => {
+        if (!appRunning) return;
+        // Let an app still blocked opening a FIFO go on (its writes then fail
+        // with EPIPE instead of hanging).
+        for (const path of [fifos.out, fifos.err]) {
+          (await Deno.open(path, { read: true, write: true })).close();
+        }
+        await out.say(
+          `shimlog: the log driver exited early with code ${status.code}; further output is lost`,
+        );
+      });
+      try {
+        const outcome = await waitReady(
+          readyEnd,
+          driver.child.status,
+          config.readyTimeout,
+          signals,
+        );
+        await readyEnd.close();
+        if (outcome.kind === "ready" && signals.received === null) {
+          // The driver holds the read ends, the shim the write ends, so the
+          // app's own opens of the FIFOs cannot block.
+          const log = await outEnd.opened();
+          await errEnd.opened();
+          // Terminal mode: fd 4 carries nothing, and the driver's reader of it
+          // ends at once. (It has opened /dev/fd/4 before signalling ready, so
+          // closing now cannot leave its open blocked.)
+          if (app.terminal !== null) await errEnd.close();
+          appRunning = true;
+          const status = app.terminal === null
+            ? await runCommand(app, fifos, signals)
+            : await runInTerminal(app, app.terminal, log, signals);
+          appRunning = false;
+          await outEnd.close();
+          await errEnd.close();
+          const driverStatus = await stopDriver(driver, config.killTimeout);
+          if (driverStatus.code !== 0) {
+            await out.say(
+              `shimlog: the log driver exited with code ${driverStatus.code}; the log may be incomplete`,
+            );
+          }
+          return { failed: false, status };
+        }
+        // Not ready: nothing to drain, so no grace period.
+        await outEnd.close();
+        await errEnd.close();
+        driver.kill("SIGKILL");
+        const driverStatus = await driver.child.status;
+        await driver.stderrDone;
+        await forget();
+        const signal = signals.received;
+        if (signal !== null) {
+          await out.say(
+            `shimlog: got ${signal} before the container started; container ${config.id} not started`,
+          );
+          return { failed: true, code: 128 + signalNumber(signal) };
+        }
+        await out.say(
+          outcome.kind === "timeout"
+            ? `shimlog: the log driver was not ready within ${config.readyTimeout} ms; container ${config.id} not started`
+            : `shimlog: the log driver exited with code ${driverStatus.code} before it was ready; container ${config.id} not started`,
+        );
+        return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
+      } finally {
         appRunning = false;
         await outEnd.close();
         await errEnd.close();
-        const driverStatus = await stopDriver(driver, config.killTimeout);
-        if (driverStatus.code !== 0) {
-          await out.say(
-            `shimlog: the log driver exited with code ${driverStatus.code}; the log may be incomplete`,
-          );
-        }
-        return { failed: false, status };
+        await readyEnd.close();
+        driver.kill("SIGKILL");
+        await driver.child.status;
+        await watch;
+        await driver.stderrDone;
       }
-      // Not ready: nothing to drain, so no grace period.
-      await outEnd.close();
-      await errEnd.close();
-      driver.kill("SIGKILL");
-      const driverStatus = await driver.child.status;
-      await driver.stderrDone;
-      await forget();
-      const signal = signals.received;
-      if (signal !== null) {
-        await out.say(
-          `shimlog: got ${signal} before the container started; container ${config.id} not started`,
-        );
-        return { failed: true, code: 128 + signalNumber(signal) };
-      }
-      await out.say(
-        outcome.kind === "timeout"
-          ? `shimlog: the log driver was not ready within ${config.readyTimeout} ms; container ${config.id} not started`
-          : `shimlog: the log driver exited with code ${driverStatus.code} before it was ready; container ${config.id} not started`,
-      );
-      return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
     } finally {
-      appRunning = false;
-      await outEnd.close();
-      await errEnd.close();
-      await readyEnd.close();
-      driver.kill("SIGKILL");
-      await driver.child.status;
-      await watch;
-      await driver.stderrDone;
+      await Deno.remove(tempDir, { recursive: true }).catch(async (error) => {
+        await out.say(
+          `shimlog: cannot remove ${JSON.stringify(tempDir)}: ${
+            describe(error)
+          }`,
+        );
+      });
     }
   } finally {
-    await Deno.remove(tempDir, { recursive: true }).catch(async (error) => {
-      await out.say(
-        `shimlog: cannot remove ${JSON.stringify(tempDir)}: ${describe(error)}`,
-      );
-    });
+    running.close(); // after forget(): the folder's last file goes last
   }
+}
+
+/**
+ * The file in a container's folder that its shim holds an exclusive `flock`
+ * on while it runs, so that a second shim of the same container refuses to
+ * start (as Docker refuses a name in use); the kernel drops the lock when
+ * the shim exits, however it exits.
+ */
+export const CONTAINER_LOCK = "shim.lock";
+
+/**
+ * Takes the container's lock without waiting, making its folder (0750) and
+ * the file (0640) if need be.
+ *
+ * @returns The open, locked file, or `undefined` when another process holds
+ *   the lock.
+ */
+async function holdContainerLock(
+  path: string,
+): Promise<Deno.FsFile | undefined> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  const file = await Deno.open(path, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o640,
+  });
+  try {
+    if (await file.tryLock(true)) return file;
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  file.close();
+  return undefined;
 }
 
 /** Sends SIGTERM, waits `killTimeout` ms, then SIGKILL; waits for the exit. */

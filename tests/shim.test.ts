@@ -112,6 +112,53 @@ Deno.test("runShim() keeps every line of two fast writers, one per stream, in or
   });
 });
 
+Deno.test("runShim() refuses with 125 a second run of a container that is running, starting nothing, and the first one's log stays whole", async () => {
+  await withTempDir(async (dir) => {
+    const gate = `${dir}/gate`;
+    const first = shim({
+      id: "twice",
+      dataRoot: dir,
+      command: [
+        "sh",
+        "-c",
+        'echo first; while [ ! -e "$1" ]; do sleep 0.02; done; echo done',
+        "sh",
+        gate,
+      ],
+    });
+    const path = jsonFileLogPath(dir, "default", "twice");
+    const deadline = Date.now() + 10_000;
+    while (!(await Deno.readTextFile(path).catch(() => "")).includes("first")) {
+      assert.ok(Date.now() < deadline, "the first run logged within 10 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const marker = `${dir}/marker`;
+    const second = await shim({
+      id: "twice",
+      dataRoot: dir,
+      command: markerCommand(marker),
+    });
+    await Deno.writeTextFile(gate, "");
+    const one = await first;
+    assert.equal(second.code, 125);
+    assert.match(
+      second.stderr,
+      /^shimlog: container "twice" is already running in namespace "default" \(its shim holds ".*\/containers\/default\/twice\/shim\.lock"\): wait for it to exit, or choose another --name\n$/,
+    );
+    assert.equal(await exists(marker), false, "the second app never ran");
+    assert.equal(one.code, 0);
+    assert.deepEqual(logs(await readLog(path), "stdout"), [
+      "first\n",
+      "done\n",
+    ]);
+    // Once the first has exited, the name is free again.
+    assert.equal(
+      (await shim({ id: "twice", dataRoot: dir, command: ["true"] })).code,
+      0,
+    );
+  });
+});
+
 Deno.test("runShim() returns the app's exit code", async () => {
   await withTempDir(async (dir) => {
     for (
@@ -260,7 +307,7 @@ Deno.test("runShim() exits 125 without starting the app when the data root canno
     assert.equal(await exists(marker), false, "the app never ran");
     assert.match(
       stderr,
-      /^shimlog: cannot write ".*\/file\/root\/containers\/default\/bad-root\/log-config.json": Not a directory/,
+      /^shimlog: cannot create ".*\/file\/root\/containers\/default\/bad-root\/shim.lock": Not a directory/,
     );
   });
 });
