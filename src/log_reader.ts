@@ -202,6 +202,7 @@ class LogReader {
   #followerLock: LogLock | undefined;
   #lockRetry = 0;
   #damage = { count: 0, bytes: 0 };
+  #brokenGzip = new Set<string>();
   #stopped = false;
   #onAbort = () => {
     this.#stopped = true;
@@ -317,7 +318,10 @@ class LogReader {
       };
     }
     let bytes: Promise<Uint8Array> | undefined;
-    const load = () => bytes ??= this.#gunzipped(f).then(collect);
+    const load = () =>
+      bytes ??= this.#gunzipped(f).then((stream) =>
+        collect(stream, (at, error) => this.#noteBrokenGzip(f, at, error))
+      );
     return {
       readAt: async () => {
         const all = await load();
@@ -397,9 +401,22 @@ class LogReader {
     const lines = new LineSplitter(this.#startOffset(file));
     let skip = lines.offset;
     const stream = await this.#gunzipped(file);
-    for await (let chunk of stream) {
+    const reader = stream.getReader();
+    let unzipped = 0;
+    for (;;) {
+      let next;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        // What came before the damage was read; the rest is lost.
+        this.#noteBrokenGzip(file, unzipped, error);
+        return;
+      }
+      if (next.done) break;
+      let chunk = next.value;
+      unzipped += chunk.length;
       if (this.#stopped) {
-        await stream.cancel().catch(() => {});
+        await reader.cancel().catch(() => {});
         return;
       }
       if (skip > 0) {
@@ -413,6 +430,18 @@ class LogReader {
       if (batch.length > 0) yield batch;
     }
     this.#endOfFile(file, lines);
+  }
+
+  /** A gzip file that cannot be decompressed to its end (truncated, bad). */
+  #noteBrokenGzip(file: QueuedFile, unzipped: number, error: unknown): void {
+    // Said once, though tail reads a file before it is read through.
+    if (this.#brokenGzip.has(file.path)) return;
+    this.#brokenGzip.add(file.path);
+    this.#warn(
+      `Skipped the rest of "${file.path}" after ${unzipped} bytes of its uncompressed data: ${
+        (error as Error)?.message ?? error
+      }`,
+    );
   }
 
   #endOfFile(file: QueuedFile, lines: LineSplitter): void {
@@ -514,14 +543,23 @@ class LogReader {
   }
 }
 
+/**
+ * All of a stream's bytes; when it fails, those that came before, after
+ * telling `onError` how many.
+ */
 async function collect(
   stream: ReadableStream<Uint8Array>,
+  onError: (bytes: number, error: unknown) => void,
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
-  for await (const part of stream) {
-    parts.push(part);
-    n += part.length;
+  try {
+    for await (const part of stream) {
+      parts.push(part);
+      n += part.length;
+    }
+  } catch (error) {
+    onError(n, error);
   }
   const out = new Uint8Array(n);
   let off = 0;

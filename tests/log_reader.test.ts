@@ -234,6 +234,44 @@ Deno.test("readLogs() with since skips compressed files whose gzip header ends b
   });
 });
 
+Deno.test("readLogs() reads past a gzip file that ends early or is garbage, saying how much of it was read, with and without tail", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/c-json.log`;
+    const lines = (from: number, to: number) =>
+      [...Array(to - from).keys()].map((i) => jsonLine(`line ${from + i}\n`))
+        .join("");
+    await Deno.writeFile(`${path}.3.gz`, await gzip(lines(0, 3)));
+    // Cut inside its deflate data, then garbage: neither can be read whole.
+    const cut = await gzip(lines(3, 2000));
+    await Deno.writeFile(`${path}.2.gz`, cut.subarray(0, cut.length >> 1));
+    await Deno.writeFile(`${path}.1.gz`, enc.encode("not gzip at all\n"));
+    await Deno.writeTextFile(path, lines(2000, 2002));
+    for (const tail of [undefined, 1_000_000]) {
+      const { text, warnings } = await read(path, { tail });
+      const numbers = text.map((t) => Number(/line (\d+)/.exec(t)![1]));
+      // The first lines of the cut file come, in order, then the plain file.
+      assert.deepEqual(numbers.slice(0, 3), [0, 1, 2]);
+      assert.deepEqual(numbers.slice(-2), [2000, 2001]);
+      const fromCut = numbers.slice(3, -2);
+      assert.ok(
+        fromCut.length > 0 && fromCut.length < 1997,
+        `${fromCut.length}`,
+      );
+      assert.deepEqual(fromCut, [...fromCut.keys()].map((i) => i + 3));
+      assert.equal(warnings.length, 2, warnings.join("\n"));
+      warnings.sort().reverse(); // tail looks at the newest file first
+      assert.match(
+        warnings[0],
+        /^Skipped the rest of ".*\/c-json\.log\.2\.gz" after \d+ bytes of its uncompressed data: /,
+      );
+      assert.match(
+        warnings[1],
+        /^Skipped the rest of ".*\/c-json\.log\.1\.gz" after 0 bytes of its uncompressed data: /,
+      );
+    }
+  });
+});
+
 Deno.test("readLogs() skips damage, says once per file what and where, and carries on", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/c-json.log`;
