@@ -38,6 +38,9 @@ const TAG_FIELDS: Record<string, (info: ContainerInfo) => string> = {
   DaemonName: () => "shimlog",
 };
 
+/** A template's action: `{{` to the next `}}`. */
+const ACTION = /\{\{(.*?)\}\}/g;
+
 /**
  * Expands a Docker log tag template such as `{{.Name}}/{{.ID}}`. The fields
  * are those of moby's `logger.Info` that exist here: `.ID` (first 12
@@ -47,10 +50,20 @@ const TAG_FIELDS: Record<string, (info: ContainerInfo) => string> = {
  * @param template The template.
  * @param info The container.
  * @returns The expanded tag.
- * @throws {RangeError} If the template uses another field or action.
+ * @throws {RangeError} If the template uses another field or action, or
+ *   opens an action it does not close.
  */
 export function expandTag(template: string, info: ContainerInfo): string {
-  return template.replace(/\{\{(.*?)\}\}/g, (_whole, action: string) => {
+  const unclosed = template.replace(ACTION, "").indexOf("{{");
+  if (unclosed !== -1) {
+    // Go's text/template refuses it too ("unclosed action").
+    throw new RangeError(
+      `Invalid tag "${template}": "{{" without a closing "}}"; accepted fields: ${
+        Object.keys(TAG_FIELDS).map((f) => `{{.${f}}}`).join(", ")
+      }`,
+    );
+  }
+  return template.replace(ACTION, (_whole, action: string) => {
     const match = /^\s*\.([A-Za-z]+)\s*$/.exec(action);
     const field = match === null ? undefined : TAG_FIELDS[match[1]];
     if (field === undefined) {

@@ -79,7 +79,7 @@ Options (as docker logs):
                          pieces counts once
   -t, --timestamps       print each line's time first (UTC, 9 digits)
       --since TIME       only lines from TIME on (inclusive)
-      --until TIME       only lines before TIME (exclusive)
+      --until TIME       only lines before TIME (exclusive); 0: no limit
       --details          print each line's attributes (tag, labels, env)
       --path FILE        read FILE instead of a container's log
       --data-root DIR    where the shim keeps logs (default:
@@ -203,7 +203,8 @@ export function parseLogsArgs(
   if (values.since !== undefined) {
     result.since = parseTimeArg(values.since, now, "--since");
   }
-  if (values.until !== undefined) {
+  // "0" is no limit, as the Docker daemon takes it.
+  if (values.until !== undefined && values.until !== "0") {
     result.until = parseTimeArg(values.until, now, "--until");
   }
   return result;

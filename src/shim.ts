@@ -263,7 +263,10 @@ export async function runShim(options: ShimOptions): Promise<number> {
       ];
     } else {
       const name = config.command[0];
-      const found = await lookPath(name, { path: appEnv.PATH ?? DEFAULT_PATH });
+      // An empty name is found nowhere, as Docker's exec says (127).
+      const found = name === ""
+        ? { status: "not-found" as const }
+        : await lookPath(name, { path: appEnv.PATH ?? DEFAULT_PATH });
       if (found.status === "not-found") {
         await out.say(`shimlog: ${JSON.stringify(name)}: command not found`);
         return 127;

@@ -237,6 +237,12 @@ export function parseShimArgs(
         `Invalid --log-opt "${pair}": ${key} is not a log opt; use --${key}`,
       );
     }
+    if (logDriver === "none") {
+      // As Docker: "invalid logging opts for driver none".
+      throw new RangeError(
+        `Invalid --log-opt "${pair}": the none log driver takes no options`,
+      );
+    }
     logOpts[key] = value;
   }
   const cwd = () => options.cwd ?? Deno.cwd();

@@ -18,6 +18,19 @@ Deno.test("expandTag() knows Docker's {{.ID}} (12 characters), {{.FullID}} and {
     name: "RangeError",
     message: /"\{\{\.ImageName\}\}".*\{\{\.ID\}\}/,
   });
+  // An action left open is refused, as Go's text/template refuses it; a
+  // lone "}}" is text there.
+  for (const open of ["{{.ID}", "web-{{.ID}}-{{", "{{"]) {
+    assert.throws(() => expandTag(open, info), {
+      name: "RangeError",
+      message: new RegExp(
+        `^Invalid tag "${
+          open.replace(/[{}.]/g, "\\$&")
+        }": "\\{\\{" without a closing "\\}\\}"`,
+      ),
+    });
+  }
+  assert.equal(expandTag("a}}b", info), "a}}b");
 });
 
 Deno.test("extraAttributes() copies the labels and env asked for, by name and by pattern, and the tag", () => {

@@ -57,6 +57,16 @@ Deno.test("parseLogsArgs() reads docker logs' flags, with defaults", () => {
     "/logs/a.log",
   );
   assert.equal(parseLogsArgs(["-h"]).help, true);
+  // --until 0 is no limit, as the Docker daemon takes it; --since 0 is the
+  // epoch, which is no limit either.
+  assert.equal(
+    parseLogsArgs(["--until", "0", "x"], { now: NOW }).until,
+    undefined,
+  );
+  assert.deepEqual(parseLogsArgs(["--since", "0", "x"], { now: NOW }).since, {
+    sec: 0,
+    nsec: 0,
+  });
 });
 
 Deno.test("parseLogsArgs() refuses bad flags with TypeError, RangeError or SyntaxError", () => {

@@ -365,6 +365,11 @@ Deno.test("runShim() exits 127 for a command that is not on PATH, starting nothi
       'shimlog: "shimlog-no-such-command": command not found\n',
     );
     assert.deepEqual([...Deno.readDirSync(dir)], [], "no driver, no log");
+    const empty = await shim({ id: "empty", dataRoot: dir, command: [""] });
+    assert.deepEqual(empty, {
+      code: 127,
+      stderr: 'shimlog: "": command not found\n',
+    });
   });
 });
 

@@ -120,8 +120,14 @@ Deno.test("defaultDataRoot() prefers SHIMLOG_DATA_ROOT, then an absolute XDG_DAT
   assert.equal(defaultDataRoot({ HOME: "" }), null);
 });
 
-Deno.test("parseShimArgs() needs no data root for --log-driver none", () => {
+Deno.test("parseShimArgs() needs no data root for --log-driver none, and takes no --log-opt with it, as Docker", () => {
   assert.equal(parse(["--log-driver", "none"], {}).dataRoot, null);
+  assert.throws(
+    () => parse(["--log-driver", "none", "--log-opt", "max-size=1m"]),
+    new RangeError(
+      'Invalid --log-opt "max-size=1m": the none log driver takes no options',
+    ),
+  );
   assert.throws(
     () => parse([], {}),
     new RangeError(
