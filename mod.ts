@@ -172,7 +172,7 @@ export {
   detectLogFormat,
   type LogEntry,
   type LogFormat,
-  type LogLineDecoder,
+  LogLineDecoder,
 } from "./src/log_entry.ts";
 export {
   decodeJsonFileLine,

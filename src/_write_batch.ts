@@ -81,6 +81,8 @@ export class WriteBatch {
   #cut = false;
   /** Bytes dropped since writes last worked; 0 while they work. */
   #dropped = 0;
+  /** {@linkcode WriteBatch.finish} ran: the file is closed. */
+  #finished = false;
 
   /**
    * @param buffers Where the buffer comes from; ordinary arrays if absent.
@@ -100,9 +102,15 @@ export class WriteBatch {
    * @param file The file, open for appending.
    * @param fileSize The file's size in bytes: where the batch will start.
    * @returns The bytes written.
+   * @throws {Error} Once {@linkcode WriteBatch.finish} has closed the file.
    */
   makeRoom(file: Deno.FsFile, fileSize: number, maxLength: number): number {
     if (this.length + maxLength <= this.buffer.length) return 0;
+    if (this.#finished) {
+      throw new Error(
+        "Cannot write an entry: the log file is closed (the sink's close() was called)",
+      );
+    }
     if (this.buffer.length === 0) {
       // First use: the buffer is taken only when something is written.
       this.buffer = this.#buffers?.lease(BUFFER_SIZE) ??
@@ -278,11 +286,14 @@ export class WriteBatch {
   /**
    * The end of a file: writes what is held, ends a cut entry, gives the
    * buffer back and closes `file`; the last two even if something fails.
+   * Once only: a second call does nothing, and entries are refused after.
    *
    * @param file The file, open for appending.
    * @param fileSize The file's size in bytes: where the batch will start.
    */
   finish(file: Deno.FsFile, fileSize: number): void {
+    if (this.#finished) return; // a second close
+    this.#finished = true;
     try {
       this.writeTo(file, fileSize + this.endCut(file));
     } finally {

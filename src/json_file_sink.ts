@@ -48,6 +48,8 @@ export class JsonFileSink implements LogSink {
    *
    * @param options The path, rotation and attributes.
    * @returns The sink, ready to write.
+   * @throws {RangeError} If a rotation option is out of range (see
+   *   {@linkcode RotatingFile.open}).
    * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
    */
   static open(options: JsonFileSinkOptions): JsonFileSink {

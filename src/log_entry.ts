@@ -135,6 +135,17 @@ export interface DecodedLine {
  * @param decoder The decoder.
  * @param line The line, with its `\n`.
  * @returns The entry (if any) and how many bytes were skipped.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeOrRecover, LogLineDecoder } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const entry = '{"log":"up\\n","stream":"stdout","time":"2026-11-29T15:53:54Z"}\n';
+ * const line = new TextEncoder().encode("\0\0\0" + entry);
+ * const found = decodeOrRecover(new LogLineDecoder(), line);
+ * assert.equal(found.skipped, 3);
+ * assert.equal(new TextDecoder().decode(found.entry?.bytes), "up\n");
+ * ```
  */
 export function decodeOrRecover(
   decoder: LogLineDecoder,

@@ -193,9 +193,29 @@ export class RotatingFile {
    * @param path The log file's path.
    * @param options How to rotate.
    * @returns The open file.
+   * @throws {RangeError} If `maxSize` is not positive, `maxFile` is not a
+   *   whole number of at least 1, or `compress` is asked without rotation
+   *   (`maxSize` and a `maxFile` of at least 2), as Docker's options refuse.
    * @throws {Deno.errors.PermissionDenied} If the file cannot be created.
    */
   static open(path: string, options: RotationOptions = {}): RotatingFile {
+    const maxSize = options.maxSize ?? Infinity;
+    if (!(maxSize > 0)) {
+      throw new RangeError(
+        `Invalid max-size ${maxSize}: must be at least 1 byte`,
+      );
+    }
+    const maxFile = options.maxFile ?? 1;
+    if (!Number.isInteger(maxFile) || maxFile < 1) {
+      throw new RangeError(
+        `Invalid max-file ${maxFile}: must be a whole number of at least 1 (the current file included)`,
+      );
+    }
+    if (options.compress && (maxSize === Infinity || maxFile < 2)) {
+      throw new RangeError(
+        "Invalid compress: it needs max-size and a max-file of at least 2 (without them no file is rotated to compress)",
+      );
+    }
     const slash = path.lastIndexOf("/");
     if (slash > 0) {
       Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });

@@ -31,11 +31,13 @@ export interface LogSink {
    * {@linkcode LogSink.flush}.
    *
    * @param stream Which stream the piece came from.
-   * @param piece The raw bytes, `\n` included for the last piece of a line;
-   *   valid only during the call.
+   * @param piece The raw bytes of at most one line (a `\n` only as its last
+   *   byte, for the last piece of a line), as `LineFramer` cuts them; valid
+   *   only during the call.
    * @param partial True when the line goes on in a later piece, or for a
    *   final fragment without `\n` at the end of the stream.
    * @param time When the line began; every piece of one line has the same.
+   * @throws {Error} After {@linkcode LogSink.close}.
    */
   write(
     stream: StreamName,
@@ -91,7 +93,8 @@ export interface LogSink {
   /** Writes what is batched to the OS. */
   flush(): void;
   /**
-   * Flushes and releases everything, awaiting background work.
+   * Flushes and releases everything, awaiting background work. A second
+   * call writes nothing more.
    *
    * @param endedStreams The streams that reached EOF, so a format can close
    *   what it left open.

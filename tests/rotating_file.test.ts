@@ -66,9 +66,10 @@ Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-fi
       compress: true,
     });
     for (let i = 0; i < 60; i++) {
-      // Lines 0-29 were discarded by Docker; give them full-length times.
+      // Lines 0-29 were discarded by Docker; give them full-length times,
+      // before those of the lines kept.
       const time = i < 30
-        ? { sec: 1_800_000_000, nsec: 123_456_789 + i }
+        ? { sec: 1_790_000_000, nsec: 123_456_789 + i }
         : parseRfc3339Nano(kept[i - 30].time);
       sink.write(
         "stdout",
@@ -146,6 +147,54 @@ Deno.test("JsonFileSink gives a compressed file's gzip header its latest time, n
     }
     assert.deepEqual(found.false, ["err at t2\n", "later at t3\n"]);
     assert.deepEqual(found.true, found.false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("JsonFileSink.open() refuses rotation options out of range, as the driver's string options are refused, and makes no file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ maxSize: -1 }, /^Invalid max-size -1: must be at least 1 byte$/],
+      [{ maxSize: 0 }, /^Invalid max-size 0/],
+      [{ maxSize: NaN }, /^Invalid max-size NaN/],
+      [{ maxSize: 50, maxFile: 0 }, /^Invalid max-file 0: must be a whole/],
+      [{ maxSize: 50, maxFile: 1.5 }, /^Invalid max-file 1\.5/],
+      [{ compress: true }, /^Invalid compress: it needs max-size/],
+      [{ compress: true, maxSize: 50 }, /^Invalid compress/],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(
+        () => JsonFileSink.open({ path: `${dir}/x.log`, ...options }),
+        (e: unknown) => e instanceof RangeError && message.test(e.message),
+        JSON.stringify(options),
+      );
+    }
+    assert.deepEqual(listDir(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("JsonFileSink after close(): a write throws, saying the file is closed, and a second close() does nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const sink = JsonFileSink.open({ path, maxSize: 1000, maxFile: 2 });
+    const t = { sec: 1_795_967_656, nsec: 0 };
+    sink.write("stdout", enc.encode("before\n"), false, t);
+    await sink.close();
+    assert.throws(
+      () => sink.write("stdout", enc.encode("after\n"), false, t),
+      /^Error: Cannot write an entry: the log file is closed/,
+    );
+    sink.flush();
+    await sink.close();
+    assert.equal(
+      Deno.readTextFileSync(path),
+      '{"log":"before\\n","stream":"stdout","time":"2026-11-29T15:54:16Z"}\n',
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
