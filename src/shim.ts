@@ -188,8 +188,10 @@ export function shimLogPath(
  *    passes, or a signal below arrives, it stops the driver and returns 125
  *    (128+n for a signal) without starting the app.
  * 5. Starts the app with stdin `/dev/null` (the shim's stdin with
- *    `interactive`) and stdout/stderr the FIFOs themselves, forwarding
- *    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it. The shim holds its own write ends until the
+ *    `interactive`) and stdout/stderr the FIFOs themselves, in a session
+ *    and process group of its own (util-linux's `setsid`, when there is
+ *    one), forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
+ *    to it. When it exits, what it left running in its group is killed. The shim holds its own write ends until the
  *    app exits, so the driver sees end of file only then.
  * 6. Closes its ends, sends SIGTERM to the driver, kills it after
  *    `killTimeout`, removes the temporary folder, and writes one line with
@@ -286,6 +288,7 @@ export async function runShim(options: ShimOptions): Promise<number> {
       env: appEnv,
       stdin: config.interactive ? "inherit" : "null",
       terminal: null,
+      setsid: config.tty ? null : await findSetsid(),
     };
     if (config.tty) {
       const terminal = await openTerminal(config, out);
@@ -783,6 +786,17 @@ interface App {
   stdin: "null" | "inherit";
   /** Terminal mode (`-t`), or `null`. */
   terminal: AppTerminal | null;
+  /**
+   * Without `-t`: util-linux's `setsid`, which starts the app in a session
+   * and process group of its own, or `null` when there is none.
+   */
+  setsid: string | null;
+}
+
+/** util-linux's `setsid` on {@linkcode DEFAULT_PATH}, if it is there. */
+async function findSetsid(): Promise<string | null> {
+  const found = await lookPath("setsid", { path: DEFAULT_PATH });
+  return found.status === "found" ? found.path : null;
 }
 
 /** What terminal mode needs, set up before the driver starts. */
@@ -841,6 +855,12 @@ async function openTerminal(
 /**
  * Runs the app through `sh -c 'exec "$@" …'` so its stdio are the FIFOs
  * themselves (or `/dev/null`), forwarding signals to it while it runs.
+ *
+ * With `setsid`, the app runs in a session and process group of its own
+ * (`setsid -w` execs it in place: same pid), and what it leaves running
+ * when it exits is killed then (SIGKILL to the group), as a container's
+ * processes end with its init; a terminal's Ctrl-C then reaches the app
+ * only through the shim.
  */
 async function runCommand(
   app: App,
@@ -848,15 +868,16 @@ async function runCommand(
   signals: SignalRelay,
 ): Promise<Deno.CommandStatus> {
   const input = app.stdin === "null" ? " </dev/null" : "";
+  const argv = app.setsid === null ? app.argv : [app.setsid, "-w", ...app.argv];
   const args = fifos === null
-    ? ["-c", `exec "$@"${input} >/dev/null 2>&1`, "sh", ...app.argv]
+    ? ["-c", `exec "$@"${input} >/dev/null 2>&1`, "sh", ...argv]
     : [
       "-c",
       `out=$1 err=$2; shift 2; exec "$@"${input} >"$out" 2>"$err"`,
       "sh",
       fifos.out,
       fifos.err,
-      ...app.argv,
+      ...argv,
     ];
   const child = new Deno.Command("/bin/sh", {
     args,
@@ -872,6 +893,13 @@ async function runCommand(
     return await child.status;
   } finally {
     signals.forwardTo(null);
+    if (app.setsid !== null) {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Nothing of the app's was left (ESRCH).
+      }
+    }
   }
 }
 

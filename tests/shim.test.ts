@@ -159,6 +159,32 @@ Deno.test("runShim() refuses with 125 a second run of a container that is runnin
   });
 });
 
+Deno.test("runShim() starts the app in a process group of its own and ends what it leaves running when it exits, as a container's processes end with it", async () => {
+  await withTempDir(async (dir) => {
+    const late = `${dir}/late`;
+    const { code } = await shim({
+      id: "leftovers",
+      dataRoot: dir,
+      command: [
+        "sh",
+        "-c",
+        'echo "pid $$ group $(cut -d" " -f5 /proc/$$/stat)"; (sleep 1; echo late > "$1") & exit 4',
+        "sh",
+        late,
+      ],
+    });
+    assert.equal(code, 4);
+    const [line] = logs(
+      await readLog(jsonFileLogPath(dir, "default", "leftovers")),
+      "stdout",
+    );
+    const [, pid, group] = /^pid (\d+) group (\d+)\n$/.exec(line)!;
+    assert.equal(group, pid, "the app leads its own process group");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(await exists(late), false, "the background job was killed");
+  });
+});
+
 Deno.test("runShim() returns the app's exit code", async () => {
   await withTempDir(async (dir) => {
     for (
