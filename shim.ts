@@ -69,7 +69,7 @@ async function main(args: string[]): Promise<number> {
       console.error(
         `shimlog: ${error.message}\nshim.ts needs --allow-run --allow-read --allow-write --allow-env (and --allow-ffi for -t)`,
       );
-      return 2;
+      return SHIM_FAILURE_EXIT_CODE; // not a bad flag: the shim's own setup
     }
     throw error;
   }

@@ -754,6 +754,30 @@ Deno.test("shim.ts exits 2 with a message naming the bad value, and no stack tra
   }
 });
 
+Deno.test("shim.ts without --allow-env says which permissions it needs and exits 125, not 2 (no flag was wrong)", async () => {
+  const { code, stderr } = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      SHIM,
+      "--data-root",
+      "/nonexistent",
+      "--",
+      "true",
+    ],
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(code, 125);
+  assert.match(
+    decoder.decode(stderr),
+    /^shimlog: Requires env access.*\nshim\.ts needs --allow-run --allow-read --allow-write --allow-env \(and --allow-ffi for -t\)\n$/,
+  );
+});
+
 Deno.test("shim.ts --help prints the usage and exits 0", async () => {
   const { code, stdout, stderr } = await shimCli(["--help"]);
   assert.equal(code, 0);
