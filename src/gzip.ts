@@ -80,9 +80,13 @@ export async function gzipWithExtra(
  * @throws {SyntaxError} If `head` does not start with a gzip header.
  */
 export function gzipExtra(head: Uint8Array): Uint8Array | undefined {
-  if (head.length < 10 || head[0] !== 0x1f || head[1] !== 0x8b) {
+  if (
+    (head.length > 0 && head[0] !== 0x1f) ||
+    (head.length > 1 && head[1] !== 0x8b)
+  ) {
     throw new SyntaxError("Not a gzip file: bad magic bytes");
   }
+  if (head.length < 10) throw new SyntaxError("Truncated gzip header");
   if ((head[3] & FLAG_EXTRA) === 0) return undefined;
   if (head.length < 12) throw new SyntaxError("Truncated gzip header");
   const length = head[10] | (head[11] << 8);
