@@ -44,8 +44,8 @@ export interface LoggingDriverOptions {
  * 2. opens the sink and the container's stdout (fd 3) and stderr (fd 4);
  * 3. signals ready: writes one byte to fd 5 and closes what it opened (works
  *    for `binary://` and `binary-v2://`);
- * 4. copies until both streams end. SIGINT and SIGHUP are ignored; after SIGTERM it
- *    drains for at most `drainMs`, then writes what it holds.
+ * 4. copies until both streams end. SIGINT and SIGHUP are ignored; after
+ *    SIGTERM it drains for at most `drainMs`, then writes what it holds.
  *
  * While it writes, it holds an exclusive lock on `<log>.lock` (see
  * {@linkcode holdLogLock}), released once everything is on disk, so that a
