@@ -21,13 +21,18 @@ let queue = Promise.resolve();
 self.onmessage = (event) => {
   queue = queue.then(() => compress(event.data));
 };
+// FsFile.write(), not FsFile.writable: Deno 2.9's writable stream reports
+// success when a write fails with ENOSPC, which would leave an empty .gz in
+// place of the rotated file.
+async function writeAll(file, bytes) {
+  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
+}
 async function compress({ id, source, target, header }) {
   let input, output;
   try {
     input = await Deno.open(source, { read: true });
     output = await Deno.open(target, { write: true, createNew: true, mode: 0o640 });
-    const writer = output.writable.getWriter();
-    await writer.write(header);
+    await writeAll(output, header);
     let skip = 10; // the platform's plain 10-byte header, replaced by ours
     const reader = input.readable.pipeThrough(new CompressionStream("gzip")).getReader();
     for (;;) {
@@ -39,9 +44,10 @@ async function compress({ id, source, target, header }) {
         skip -= n;
         chunk = chunk.subarray(n);
       }
-      if (chunk.length > 0) await writer.write(chunk);
+      if (chunk.length > 0) await writeAll(output, chunk);
     }
-    await writer.close();
+    output.close();
+    output = undefined;
     self.postMessage({ id });
   } catch (error) {
     try { input?.close(); } catch { /* closed by its stream */ }

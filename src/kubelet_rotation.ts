@@ -259,6 +259,10 @@ export class KubeletRotatingFile {
   #rotate(): void {
     this.flush();
     this.#size += this.#batch.endCut(this.#file);
+    // Only a file that holds max-size rotates, as Docker counts only what
+    // was written: a batch that a full disk dropped did not fill it, and
+    // rotating then would push out the kept files for empty ones.
+    if (this.#size < this.#maxSize) return;
     let name: string;
     let stamp: number;
     try {

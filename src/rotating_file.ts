@@ -278,6 +278,10 @@ export class RotatingFile {
   #rotate(): void {
     this.flush();
     this.#size += this.#batch.endCut(this.#file);
+    // Only a file that holds max-size rotates, as Docker counts only what
+    // was written: a batch that a full disk dropped did not fill it, and
+    // rotating then would push out the kept files for empty ones.
+    if (this.#size < this.#maxSize) return;
     const name = this.path;
     // The new file first, under a private name: if it cannot be made (a
     // full disk, no inode left), nothing has changed.

@@ -557,6 +557,57 @@ for (const driver of ["json-file", "cri"]) {
   });
 }
 
+for (const driver of ["json-file", "cri"]) {
+  Deno.test({
+    name:
+      `driver.ts (${driver}) on a full disk with max-size below its 1 MiB batch rotates no empty file in: the files it kept stay (root: a 1 MiB tmpfs)`,
+    ignore: Deno.uid() !== 0,
+    fn: () =>
+      withTmpfs("size=1m", async (root, small) => {
+        const log = `${small}/c.log`;
+        const d = await startDriver(root, [
+          "log-path",
+          log,
+          "log-driver",
+          driver,
+          "max-size",
+          driver === "cri" ? "100Ki" : "100k",
+          "max-file",
+          "3",
+        ]);
+        assert.deepEqual([...await d.ready], [1]);
+        const line = (i: number) => `line ${i} ${"x".repeat(90)}\n`;
+        const lines = (from: number, to: number) =>
+          [...Array(to - from).keys()].map((i) => line(from + i)).join("");
+        await d.stdout.write(enc.encode(lines(0, 2500))); // 250 KB: rotated
+        await settledSize(log, 1);
+        const listing = () =>
+          [...Deno.readDirSync(small)].map((e) => e.name)
+            .filter((n) => n.startsWith("c.log.") && !/lock|followers/.test(n))
+            .sort();
+        const read = () =>
+          [...listing(), "c.log"].map((n) =>
+            Deno.readTextFileSync(`${small}/${n}`)
+          );
+        const kept = read();
+        assert.equal(kept.length, 3, listing().join(" "));
+        // Another file takes the rest of the disk; then much more output.
+        const free = 1024 * 1024 - kept.join("").length - 64 * 1024;
+        await Deno.writeFile(`${small}/filler`, new Uint8Array(free))
+          .catch(() => {});
+        await d.stdout.write(enc.encode(lines(2500, 12500))); // 1 MB
+        const { code, stderr } = await d.finish();
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, /No space left on device/);
+        const after = read();
+        assert.ok(after.every((text) => text.length > 0), "no empty file");
+        // The oldest kept file is the same; what came after it, in order.
+        assert.equal(after[0], kept[0]);
+        assert.ok(after.join("").startsWith(kept.join("").slice(0, -1)));
+      }),
+  });
+}
+
 Deno.test("driver.ts with a data root outside its permissions says how to grant it, before ready", async () => {
   const root = await Deno.makeTempDir();
   const other = await Deno.makeTempDir();
