@@ -31,6 +31,13 @@ export interface LoggingDriverOptions {
    * @default {2000}
    */
   drainMs?: number;
+  /**
+   * How long after SIGTERM a compression still running may go on, in ms;
+   * then it is abandoned and its file stays uncompressed, so that the
+   * driver exits before containerd kills it (12 s after SIGTERM).
+   * @default {8000}
+   */
+  compressMs?: number;
   /** Stops the driver as SIGTERM does; for tests. */
   signal?: AbortSignal;
   /** Where error messages go. @default {console.error} */
@@ -74,10 +81,21 @@ export async function runLoggingDriver(
   // Before ready, SIGTERM stops at once, even a wait for a pipe's writer.
   const early = new AbortController();
   let ready = false;
+  // After SIGTERM: the drain ends, then a compression running is given up.
+  const abandon = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let abandonTimer: ReturnType<typeof setTimeout> | undefined;
+  let termAt: number | undefined;
   const onTerm = () => {
+    termAt ??= performance.now();
     if (!ready) early.abort();
-    else timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
+    else {
+      timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
+      abandonTimer ??= setTimeout(
+        () => abandon.abort(),
+        options.compressMs ?? 8000,
+      );
+    }
   };
   // Ignored: a terminal's Ctrl-C or hang-up, sent to a whole process group,
   // is for the app; the driver goes on until its pipes end.
@@ -144,7 +162,10 @@ export async function runLoggingDriver(
         { signal: stop.signal },
       );
       // After SIGTERM's drain, compressions not begun are left undone.
-      await sink.close(result.ended, { signal: stop.signal });
+      await sink.close(result.ended, {
+        signal: stop.signal,
+        abandon: abandon.signal,
+      });
       if (result.ended.length === 2) {
         for (const file of open.splice(0)) file.close();
       }
@@ -158,9 +179,13 @@ export async function runLoggingDriver(
     reporter?.finish(); // the drops the paced lines left unsaid
     lock?.release(); // after the sink's close: everything is on disk
     // Followers see the end, read what was retired for them, and let go.
-    await retirer?.finish().catch((error) =>
-      report(`shimlog driver: ${describe(error)}`)
-    );
+    // Within containerd's 12 s after SIGTERM, all the waits included.
+    const left = termAt === undefined
+      ? Infinity
+      : termAt + EXIT_WITHIN_MS - performance.now();
+    await retirer?.finish({
+      waitMs: Math.max(0, Math.min(FOLLOWERS_WAIT_MS, left)),
+    }).catch((error) => report(`shimlog driver: ${describe(error)}`));
     for (const file of open) {
       try {
         file.close();
@@ -168,11 +193,21 @@ export async function runLoggingDriver(
     }
     // (A first timer call loads Deno's timers module: 10 ms at exit.)
     if (timer !== undefined) clearTimeout(timer);
+    if (abandonTimer !== undefined) clearTimeout(abandonTimer);
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);
     Deno.removeSignalListener("SIGHUP", onInt);
   }
 }
+
+/** How long the driver waits for followers at exit, in ms. */
+const FOLLOWERS_WAIT_MS = 5000;
+
+/**
+ * The driver is gone this long after SIGTERM at the latest, in ms, waits for
+ * compression and followers included (containerd kills it at 12 s).
+ */
+const EXIT_WITHIN_MS = 11_000;
 
 /**
  * Makes the log's folder (mode 0750) and takes the writer's lock on the log

@@ -91,6 +91,31 @@ function startWorker(): Worker {
   return started;
 }
 
+/**
+ * The rejection of a compression stopped by {@linkcode abandonCompressions}:
+ * not a failure to report, its file simply stays uncompressed.
+ */
+export class CompressionAbandoned extends Error {
+  constructor() {
+    super("Compression abandoned: the driver is stopping");
+    this.name = "CompressionAbandoned";
+  }
+}
+
+/**
+ * Stops the compressions running or queued at once: the Worker is
+ * terminated and their promises reject with {@linkcode CompressionAbandoned}
+ * (each caller deletes its partial output). For a driver that must exit
+ * before containerd kills it.
+ */
+export function abandonCompressions(): void {
+  const abandoned = [...jobs.values()];
+  jobs.clear();
+  worker?.terminate();
+  worker = undefined;
+  for (const job of abandoned) job.reject(new CompressionAbandoned());
+}
+
 function stopIfIdle(): void {
   if (jobs.size === 0 && worker !== undefined) {
     worker.terminate();

@@ -11,7 +11,7 @@ import { awaitCompressions } from "./_compressions.ts";
 import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 import { ROTATION_RETRY_MS } from "./rotating_file.ts";
 
-import { gzipFileOffThread } from "./gzip_worker.ts";
+import { CompressionAbandoned, gzipFileOffThread } from "./gzip_worker.ts";
 import type { RotatingFileCloseOptions } from "./rotating_file.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
@@ -383,6 +383,7 @@ export class KubeletRotatingFile {
     this.#job = compress(entry)
       .catch((error) => {
         entry.failed = true;
+        if (error instanceof CompressionAbandoned) return; // stays plain
         this.#trouble({
           kind: "compression-failed",
           error: this.#onEvent === undefined
@@ -418,6 +419,7 @@ export class KubeletRotatingFile {
       () => this.#job,
       () => this.#stopCompressing = true,
       options.signal,
+      options.abandon,
     );
     if (this.#errors.length > 0) {
       throw new AggregateError(

@@ -11,7 +11,7 @@ import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 
 export type { BatchBuffers, LogFileEvent, LogFileEventHandler };
 
-import { gzipFileOffThread } from "./gzip_worker.ts";
+import { CompressionAbandoned, gzipFileOffThread } from "./gzip_worker.ts";
 import type { LogRetirer } from "./log_retire.ts";
 import {
   endsMidLine,
@@ -101,6 +101,11 @@ export interface RotatingFileCloseOptions {
    * its drain after SIGTERM, so that it exits in time.
    */
   signal?: AbortSignal;
+  /**
+   * Once aborted, the compression running is abandoned too: its partial
+   * output is deleted and its file stays uncompressed.
+   */
+  abandon?: AbortSignal;
 }
 
 /**
@@ -422,7 +427,9 @@ export class RotatingFile {
         removeIfExists(snapshot);
         if (error !== undefined) {
           removeIfExists(tmp); // NAME.index stays, uncompressed
-          if (file.index !== Infinity) {
+          if (
+            file.index !== Infinity && !(error instanceof CompressionAbandoned)
+          ) {
             this.#trouble({ kind: "compression-failed", error, path: source });
           }
         } else if (file.index === Infinity) {
@@ -462,6 +469,7 @@ export class RotatingFile {
       () => this.#running?.done,
       () => this.#stopCompressing = true,
       options.signal,
+      options.abandon,
     );
     if (this.#errors.length > 0) {
       throw new AggregateError(

@@ -19,6 +19,12 @@ export interface SinkCloseOptions {
    * SIGTERM.
    */
   signal?: AbortSignal;
+  /**
+   * Once aborted, the compression running is stopped too, its partial
+   * output deleted and its file left uncompressed: for a driver that must
+   * exit before containerd kills it (12 s after SIGTERM).
+   */
+  abandon?: AbortSignal;
 }
 
 /**

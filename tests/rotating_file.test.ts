@@ -200,6 +200,40 @@ Deno.test("JsonFileSink after close(): a write throws, saying the file is closed
   }
 });
 
+Deno.test("RotatingFile.close() with abandon stops the compression running: its file stays uncompressed, nothing of it is left, and no failure is told", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.log`;
+    const events: LogFileEvent[] = [];
+    const file = RotatingFile.open(path, {
+      maxSize: 40_000_000,
+      maxFile: 2,
+      compress: true,
+      onEvent: (event) => events.push(event),
+    });
+    // 40 MB that gzip is slow on (random text), then one entry that rotates.
+    const random = new Uint8Array(48 * 1024);
+    const line = (i: number) => {
+      crypto.getRandomValues(random);
+      return `${i} ${btoa(String.fromCharCode(...random))}\n`;
+    };
+    const written = [
+      ...writeEntries(file, 0, 620, line, false),
+      ...writeEntries(file, 620, 1, line),
+    ];
+    const abandon = new AbortController();
+    setTimeout(() => abandon.abort(), 50);
+    await file.close({ signal: AbortSignal.abort(), abandon: abandon.signal });
+    assert.deepEqual(listDir(dir), ["x.log", "x.log.1"]);
+    const kept = Deno.readTextFileSync(`${path}.1`) +
+      Deno.readTextFileSync(path);
+    assert.ok(kept === written.join(""), "every entry once, in order");
+    assert.deepEqual(events, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("RotatingFile rotates before the entry that finds the file at max-size, never splitting one", async () => {
   const dir = await Deno.makeTempDir();
   try {
