@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { driverRunArgs } from "../src/driver_command.ts";
+import { driverRunArgs, withRealPaths } from "../src/driver_command.ts";
 
 /** The directory the driver may use when no `--allow-dir` is given. */
 export const DEFAULT_ALLOW_DIR = "/var/lib/shimlog";
@@ -213,7 +213,10 @@ export async function installDriver(
   const text = wrapperScript({
     denoPath,
     driverPath,
-    dirs: options.dirs?.map((dir) => resolve(dir)),
+    // Both the folders as given and where links among them lead.
+    dirs: withRealPaths(
+      (options.dirs ?? [DEFAULT_ALLOW_DIR]).map((dir) => resolve(dir)),
+    ),
     denoDir: options.denoDir === undefined
       ? undefined
       : resolve(options.denoDir),

@@ -70,3 +70,57 @@ export function driverRunArgs(
     driverPath,
   ];
 }
+
+/**
+ * The folders, each followed by the folder it really is when a symbolic
+ * link leads there: Deno checks a permission on where a path leads, so a
+ * driver granted only `/var/lib/shimlog`, a link to `/data/shimlog`, could
+ * open none of its files. A folder that does not exist yet is resolved
+ * through its nearest existing parent; one that cannot be read is kept as
+ * given.
+ *
+ * Needs `--allow-read` for the folders (without it, they are kept as given).
+ *
+ * @param dirs Absolute paths of folders.
+ * @returns The folders and their real paths, each once, in that order.
+ *
+ * @example Usage
+ * ```ts
+ * import { withRealPaths } from "./driver_command.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/real`);
+ * await Deno.symlink(`${dir}/real`, `${dir}/link`);
+ * const real = await Deno.realPath(`${dir}/real`);
+ * assert.deepEqual(withRealPaths([`${dir}/link/logs`]), [
+ *   `${dir}/link/logs`,
+ *   `${real}/logs`,
+ * ]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function withRealPaths(dirs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const dir of dirs) {
+    for (const path of [dir, realPathOf(dir)]) {
+      if (!out.includes(path)) out.push(path);
+    }
+  }
+  return out;
+}
+
+function realPathOf(path: string): string {
+  let head = path;
+  let tail = "";
+  for (;;) {
+    try {
+      return Deno.realPathSync(head) + tail;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) return path;
+      const slash = head.lastIndexOf("/");
+      if (slash <= 0) return path;
+      tail = head.slice(slash) + tail;
+      head = head.slice(0, slash);
+    }
+  }
+}

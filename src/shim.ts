@@ -17,7 +17,7 @@ import { logConfigPath } from "./log_paths.ts";
 import { DEFAULT_PATH, lookPath } from "./path_lookup.ts";
 import { validateIdentifier } from "./identifiers.ts";
 import { logPathFor } from "./sinks.ts";
-import { driverRunArgs } from "./driver_command.ts";
+import { driverRunArgs, withRealPaths } from "./driver_command.ts";
 import { DEFAULT_WINDOW_SIZE, PseudoTerminal, type WindowSize } from "./pty.ts";
 import {
   InputReader,
@@ -707,7 +707,7 @@ function startDriver(
       fifos.err,
       fifos.ready,
       Deno.execPath(),
-      ...driverRunArgs(toPath(config.driverPath), dirs),
+      ...driverRunArgs(toPath(config.driverPath), withRealPaths(dirs)),
       "data-root",
       config.dataRoot!,
     ],

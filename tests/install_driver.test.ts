@@ -296,6 +296,35 @@ Deno.test("install_driver.ts writes a wrapper that runs driver.ts with only CONT
   });
 });
 
+Deno.test("install_driver.ts with --allow-dir through a symbolic link grants the folder it leads to as well, and the driver logs there by either path", async () => {
+  await withTempDir(async (tmp) => {
+    await Deno.mkdir(`${tmp}/real`);
+    await Deno.symlink(`${tmp}/real`, `${tmp}/link`);
+    const real = await Deno.realPath(`${tmp}/real`);
+    for (const [given, used] of [["link", "link"], ["link", "real"]]) {
+      const wrapper = `${tmp}/driver-${used}`;
+      const installed = await installCli([
+        wrapper,
+        "--allow-dir",
+        `${tmp}/${given}`,
+      ]);
+      assert.equal(installed.code, 0, installed.stderr);
+      const text = await Deno.readTextFile(wrapper);
+      assert.ok(text.includes(`,${real}`), text);
+      const root = `${tmp}/${used}/root-${used}`;
+      const run = await runAsLogger(wrapper, ["data-root", root], {
+        out: "through a link\n",
+        err: "",
+      });
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      const log =
+        `${real}/root-${used}/containers/default/install-test/install-test-json.log`;
+      assert.match(await Deno.readTextFile(log), /"log":"through a link\\n"/);
+    }
+  });
+});
+
 Deno.test("the wrapper's driver refuses a bad option before ready: non-zero exit, message on stderr, no file", async () => {
   await withTempDir(async (tmp) => {
     const wrapper = `${tmp}/driver`;
