@@ -9,7 +9,7 @@ import { loadDriverConfig } from "./driver_config.ts";
 import { promoteStartupHeap } from "./heap.ts";
 import { copyStreams } from "./logger.ts";
 import { folderOf } from "./_files.ts";
-import { holdLogLock, type LogLock } from "./log_lock.ts";
+import { type LogLock, logLockPath, tryHoldLogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
 import { prepareSink } from "./sinks.ts";
@@ -38,6 +38,14 @@ export interface LoggingDriverOptions {
    * @default {8000}
    */
   compressMs?: number;
+  /**
+   * How long to wait for another writer's lock on the log, in ms: a driver
+   * of the same container's last run finishes within 11 s of its SIGTERM;
+   * past that, two containers share one `log-path`, and the driver says so
+   * and exits before ready.
+   * @default {12000}
+   */
+  lockWaitMs?: number;
   /** Stops the driver as SIGTERM does; for tests. */
   signal?: AbortSignal;
   /** Where error messages go. @default {console.error} */
@@ -55,7 +63,7 @@ export interface LoggingDriverOptions {
  *    SIGTERM it drains for at most `drainMs`, then writes what it holds.
  *
  * While it writes, it holds an exclusive lock on `<log>.lock` (see
- * {@linkcode holdLogLock}), released once everything is on disk, so that a
+ * `holdLogLock` in `log_lock.ts`), released once everything is on disk, so that a
  * follower knows when to stop.
  *
  * Any error before step 3 is reported and returns 1 without signalling
@@ -134,7 +142,11 @@ export async function runLoggingDriver(
       // the same log (a container restarted while its old driver drains)
       // waits here, not past SIGTERM, and then finds the first one's
       // rotation and compressions finished, its size final.
-      lock = await lockLog(prepared.path, early.signal);
+      lock = await lockLog(
+        prepared.path,
+        early.signal,
+        options.lockWaitMs ?? LOCK_WAIT_MS,
+      );
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
       // A full disk drops entries, told on stderr; the container goes on.
@@ -209,26 +221,50 @@ const FOLLOWERS_WAIT_MS = 5000;
  */
 const EXIT_WITHIN_MS = 11_000;
 
+/** See {@linkcode LoggingDriverOptions.lockWaitMs}. */
+const LOCK_WAIT_MS = 12_000;
+
 /**
  * Makes the log's folder (mode 0750) and takes the writer's lock on the log
- * (see {@linkcode holdLogLock}), waiting while another writer holds it until
- * `signal` aborts.
+ * (see {@linkcode tryHoldLogLock}), trying again every 50 ms while another
+ * writer holds it, until `signal` aborts or `waitMs` pass.
  */
-async function lockLog(path: string, signal: AbortSignal): Promise<LogLock> {
+async function lockLog(
+  path: string,
+  signal: AbortSignal,
+  waitMs: number,
+): Promise<LogLock> {
+  let lock: LogLock | undefined;
   try {
     await Deno.mkdir(folderOf(path), { recursive: true, mode: 0o750 });
-    return await untilStopped(
-      holdLogLock(path),
-      signal,
-      "waiting for another writer's lock on the log",
-    );
+    lock = await tryHoldLogLock(path);
   } catch (error) {
-    if (signal.aborted) throw error;
     throw new Error(
       `Cannot open log file "${path}": ${(error as Error).message}`,
       { cause: error },
     );
   }
+  const until = performance.now() + waitMs;
+  while (lock === undefined) {
+    if (performance.now() >= until) {
+      const pid = await Deno.readTextFile(logLockPath(path))
+        .then((text) => text.trim()).catch(() => "");
+      throw new Error(
+        `Another driver${
+          /^\d+$/.test(pid) ? ` (pid ${pid})` : ""
+        } has been writing "${path}" for ${waitMs} ms more (it holds ${
+          logLockPath(path)
+        }): two containers may not share one log-path; give each its own`,
+      );
+    }
+    await untilStopped(
+      new Promise((resolve) => setTimeout(resolve, 50)),
+      signal,
+      "waiting for another writer's lock on the log",
+    );
+    lock = await tryHoldLogLock(path);
+  }
+  return lock;
 }
 
 /**

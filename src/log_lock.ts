@@ -75,6 +75,49 @@ export async function holdLogLock(logPath: string): Promise<LogLock> {
 }
 
 /**
+ * Takes the writer's lock on a log as {@linkcode holdLogLock} does, but
+ * without waiting.
+ *
+ * Needs `--allow-read` and `--allow-write` for the log's folder.
+ *
+ * @param logPath The log file's path.
+ * @returns The held lock, or `undefined` while another process holds it.
+ * @throws {Deno.errors.PermissionDenied} If the marker cannot be created.
+ */
+export async function tryHoldLogLock(
+  logPath: string,
+): Promise<LogLock | undefined> {
+  const path = logLockPath(logPath);
+  const file = await Deno.open(path, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o640,
+  });
+  let held = false;
+  try {
+    held = await file.tryLock(true);
+    if (!held) return undefined;
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  } catch (error) {
+    held = false;
+    throw error;
+  } finally {
+    if (!held) file.close();
+  }
+  let open = true;
+  return {
+    path,
+    release() {
+      if (!open) return;
+      open = false;
+      file.close();
+    },
+  };
+}
+
+/**
  * What a reader knows of a log's writer:
  * - `"writing"`: a writer holds the lock;
  * - `"finished"`: the marker exists and nobody holds it;

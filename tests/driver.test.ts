@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { jsonLines } from "./_helpers.ts";
 import { startDriver } from "./_driver_process.ts";
 import { holdLogLock } from "../src/log_lock.ts";
+import { runLoggingDriver } from "../src/containerd_logging.ts";
+import { makeFifos } from "../src/fifo.ts";
 import { PIPE_CAPACITY, pipeCapacity } from "../src/pipe_reader.ts";
 
 const enc = new TextEncoder();
@@ -127,6 +129,44 @@ Deno.test("driver.ts waits for another writer's lock on its log before it touche
     assert.deepEqual(entries.map((e) => e.log), ["old\n", "new\n"]);
   } finally {
     if (!released) first.release();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("runLoggingDriver() gives up on a log another driver keeps writing past lockWaitMs: it names it and exits 1 before ready (two containers, one log-path)", async () => {
+  const root = await Deno.makeTempDir();
+  const path = `${root}/shared.log`;
+  const first = await holdLogLock(path); // the other container's driver
+  try {
+    const [out, err, ready] = ["out", "err", "ready"].map((n) =>
+      `${root}/${n}`
+    );
+    await makeFifos([out, err, ready]);
+    const messages: string[] = [];
+    const run = runLoggingDriver(["log-path", path], {
+      env: new Map([["CONTAINER_ID", "c2"], [
+        "CONTAINER_NAMESPACE",
+        "default",
+      ]]),
+      stdoutPath: out,
+      stderrPath: err,
+      readyPath: ready,
+      lockWaitMs: 300,
+      report: (message) => messages.push(message),
+    });
+    const ends = await Promise.all([
+      Deno.open(out, { write: true }),
+      Deno.open(err, { write: true }),
+      Deno.open(ready, { read: true }),
+    ]);
+    assert.equal(await run, 1);
+    assert.equal(await ends[2].read(new Uint8Array(1)), null, "no ready byte");
+    for (const end of ends) end.close();
+    assert.deepEqual(messages, [
+      `shimlog driver: Another driver (pid ${Deno.pid}) has been writing "${path}" for 300 ms more (it holds ${path}.lock): two containers may not share one log-path; give each its own`,
+    ]);
+  } finally {
+    first.release();
     await Deno.remove(root, { recursive: true });
   }
 });
