@@ -67,7 +67,7 @@ export function parseJsonFileOptions(
   }
   let maxSize = Infinity;
   if (opts["max-size"] !== undefined) {
-    maxSize = parseDockerSize(opts["max-size"]);
+    maxSize = parseDockerSize(opts["max-size"], "max-size");
     if (maxSize <= 0) {
       throw new RangeError(
         `Invalid max-size "${opts["max-size"]}": must be a positive size`,

@@ -21,6 +21,7 @@ const DECIMAL_UNITS: Record<string, number> = {
  * decimal too. Fractions of a byte are truncated.
  *
  * @param text The value, e.g. `"10m"`.
+ * @param name What the value is, for the error messages (`"max-size"`).
  * @returns The size in bytes.
  * @throws {SyntaxError} If the text is not a size.
  * @throws {RangeError} If the size does not fit in a safe integer.
@@ -32,18 +33,18 @@ const DECIMAL_UNITS: Record<string, number> = {
  * assert.equal(parseDockerSize("1.5k"), 1500);
  * ```
  */
-export function parseDockerSize(text: string): number {
+export function parseDockerSize(text: string, name = "size"): number {
   const match = HUMAN_SIZE.exec(text);
   if (match === null) {
     throw new SyntaxError(
-      `Cannot parse size "${text}": expected a number with an optional unit k, m, g, t or p (decimal: 1k = 1000 bytes)`,
+      `Cannot parse ${name} "${text}": expected a number with an optional unit k, m, g, t or p (decimal: 1k = 1000 bytes)`,
     );
   }
   const unit = DECIMAL_UNITS[(match[2] ?? "").toLowerCase()];
   const size = Math.trunc(Number(match[1]) * unit);
   if (!Number.isSafeInteger(size)) {
     throw new RangeError(
-      `Cannot use size "${text}": larger than ${Number.MAX_SAFE_INTEGER} bytes`,
+      `Cannot use ${name} "${text}": larger than ${Number.MAX_SAFE_INTEGER} bytes`,
     );
   }
   return size;

@@ -70,7 +70,7 @@ Deno.test("driver.ts exits 1 before ready on a bad option, naming it", async () 
     const { code, stderr, ready } = await d.finish();
     assert.equal(code, 1);
     assert.equal(ready.length, 0, "no ready byte");
-    assert.match(stderr, /Cannot parse size "10x"/);
+    assert.match(stderr, /Cannot parse max-size "10x": expected a number/);
     assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
   } finally {
     await Deno.remove(root, { recursive: true });
