@@ -55,6 +55,34 @@ function open(
   return KubeletRotatingFile.open(path, options);
 }
 
+Deno.test("KubeletRotatingFile.close() with abandon stops the compression running: the rotated file stays plain, no .tmp is left, no failure is thrown", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    // Two rotations: the older rotated file is compressed (the newest stays
+    // plain, as kubelet keeps it).
+    const file = open(path, { maxSize: 20_000_000, maxFile: 3 });
+    const random = new Uint8Array(48 * 1024);
+    const written: string[] = [];
+    for (let i = 0; i < 640; i++) {
+      crypto.getRandomValues(random);
+      written.push(`${i} ${btoa(String.fromCharCode(...random))}\n`);
+      put(file, written.at(-1)!);
+    }
+    file.flush(); // after the second rotation: the compression has begun
+    const abandon = new AbortController();
+    setTimeout(() => abandon.abort(), 50);
+    await file.close({ signal: AbortSignal.abort(), abandon: abandon.signal });
+    const names = listDir(dir);
+    assert.equal(names.length, 3, names.join(" "));
+    assert.ok(names.every((n) => !n.endsWith(".gz") && !n.endsWith(".tmp")));
+    const kept = names.filter((n) =>
+      n !== "0.log"
+    ).map((n) => Deno.readTextFileSync(`${dir}/${n}`)).join("") +
+      Deno.readTextFileSync(path);
+    assert.ok(kept === written.join(""), "every entry once, in order");
+  });
+});
+
 Deno.test("KubeletRotatingFile never rotates without maxSize", async () => {
   await withDir(async (dir) => {
     const file = open(`${dir}/0.log`, {});
