@@ -8,7 +8,7 @@
 import { loadDriverConfig } from "./driver_config.ts";
 import { promoteStartupHeap } from "./heap.ts";
 import { copyStreams } from "./logger.ts";
-import { folderOf } from "./_files.ts";
+import { exists, folderOf, removeIfExists } from "./_files.ts";
 import { type LogLock, logLockPath, tryHoldLogLock } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
@@ -119,11 +119,13 @@ export async function runLoggingDriver(
   let reporter: WriteEventReporter | undefined;
   try {
     let opened;
+    let logPath: string | undefined;
     try {
       const config = await loadDriverConfig(args, options.env ?? Deno.env);
       // Settings are checked before the fds are touched, and the file is
       // created only once both streams are open.
       const prepared = prepareSink(config);
+      logPath = prepared.path;
       open.push(
         await openStream(options.stdoutPath ?? "/dev/fd/3", 3, early.signal),
       );
@@ -161,6 +163,12 @@ export async function runLoggingDriver(
       report(`shimlog driver: ${describe(error)}${permissionHint(error)}`);
       readyPipe?.close();
       await opened?.sink.close().catch(() => {});
+      // No log made, no marker left: kubelet's run numbers count the names.
+      if (lock !== undefined && logPath !== undefined && !exists(logPath)) {
+        try {
+          removeIfExists(lock.path);
+        } catch { /* it stays, unlocked: "finished" to a reader */ }
+      }
       return 1;
     }
     const { sink } = opened;

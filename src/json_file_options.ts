@@ -95,7 +95,7 @@ export function parseJsonFileOptions(
   }
   let compress = false;
   if (opts.compress !== undefined) {
-    compress = parseGoBool(opts.compress);
+    compress = parseGoBool(opts.compress, "compress");
     if (compress && (maxFile < 2 || maxSize === Infinity)) {
       throw new RangeError(
         `Invalid compress "${opts.compress}": compress needs max-size and max-file of 2 or more`,

@@ -76,7 +76,8 @@ export async function holdLogLock(logPath: string): Promise<LogLock> {
 
 /**
  * Takes the writer's lock on a log as {@linkcode holdLogLock} does, but
- * without waiting.
+ * without waiting; the pid written into the marker is left out when the
+ * disk is full (it only names the writer in messages).
  *
  * Needs `--allow-read` and `--allow-write` for the log's folder.
  *
@@ -99,12 +100,17 @@ export async function tryHoldLogLock(
     held = await file.tryLock(true);
     if (!held) return undefined;
     await file.truncate(0);
-    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
   } catch (error) {
     held = false;
     throw error;
   } finally {
     if (!held) file.close();
+  }
+  try {
+    // Only for messages: on a full disk the lock is held all the same.
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  } catch {
+    // The marker stays empty.
   }
   let open = true;
   return {

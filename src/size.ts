@@ -58,14 +58,15 @@ const GO_FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
  * `compress`: `1 t T TRUE true True` and `0 f F FALSE false False`.
  *
  * @param text The value.
+ * @param name What the value is, for the error message (`"compress"`).
  * @returns The boolean.
  * @throws {SyntaxError} If the text is none of those forms.
  */
-export function parseGoBool(text: string): boolean {
+export function parseGoBool(text: string, name = "boolean"): boolean {
   if (GO_TRUE.has(text)) return true;
   if (GO_FALSE.has(text)) return false;
   throw new SyntaxError(
-    `Cannot parse boolean "${text}": expected one of ${
+    `Cannot parse ${name} "${text}": expected one of ${
       [...GO_TRUE, ...GO_FALSE].join(", ")
     }`,
   );

@@ -545,6 +545,35 @@ Deno.test({
 for (const driver of ["json-file", "cri"]) {
   Deno.test({
     name:
+      `driver.ts (${driver}) for a new log on a disk already full signals ready and tells of the drops, so the container still starts with a reader on its pipes (root: a 1 MiB tmpfs)`,
+    ignore: Deno.uid() !== 0,
+    fn: () =>
+      withTmpfs("size=1m", async (root, small) => {
+        await Deno.writeFile(`${small}/filler`, new Uint8Array(1024 * 1024))
+          .catch(() => {}); // no block left
+        const log = `${small}/new.log`;
+        const d = await startDriver(root, [
+          "log-path",
+          log,
+          "log-driver",
+          driver,
+        ]);
+        assert.deepEqual([...await d.ready], [1]);
+        await d.stdout.write(enc.encode("dropped\n".repeat(1000)));
+        const { code, stderr } = await d.finish();
+        assert.equal(code, 0, stderr);
+        assert.match(
+          stderr,
+          /^shimlog driver: cannot write ".*\/new\.log": No space left on device/,
+        );
+        assert.equal(Deno.statSync(log).size, 0);
+      }),
+  });
+}
+
+for (const driver of ["json-file", "cri"]) {
+  Deno.test({
+    name:
       `driver.ts (${driver}) with no inode left for the new file keeps the full file current, says so once on stderr, and loses no entry (root: a tmpfs of 5 inodes)`,
     ignore: Deno.uid() !== 0,
     // The folder, the log, its lock and followers' marker, and one more:

@@ -82,6 +82,13 @@ Deno.test("parseJsonFileOptions() allows compress only with max-size and max-fil
     parseJsonFileOptions({ compress: "false" }).compress,
     false,
   );
+  // A value Go's strconv.ParseBool refuses, named as compress.
+  assert.throws(
+    () => parseJsonFileOptions({ compress: "yes" }),
+    new SyntaxError(
+      'Cannot parse compress "yes": expected one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False',
+    ),
+  );
 });
 
 Deno.test("parseJsonFileOptions() wants an absolute log-path and valid patterns", () => {
