@@ -15,13 +15,14 @@
  */
 
 import { folderOf, namesIn } from "./_files.ts";
-import { gunzipSync } from "node:zlib";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { listRetiredFiles, retiredPath } from "./log_retired.ts";
 
 export { listRetiredFiles, retiredPath };
 
 /** The imports of this module, for the source of the follower's worker. */
-export const WORKER_IMPORTS = 'import { gunzipSync } from "node:zlib";';
+export const WORKER_IMPORTS =
+  'import { createGunzip, gunzipSync } from "node:zlib";';
 
 /** A file of a log, open for reading. */
 export interface OpenLogFile {
@@ -365,18 +366,81 @@ export function readFully(file: Deno.FsFile, buffer: Uint8Array): number {
 
 /**
  * Decompresses gzip bytes as a stream of chunks, so that a large file need
- * not be held decompressed.
+ * not be held decompressed. The bytes go in 64 KiB at a time, so that what
+ * comes before damage comes out before the stream errors.
  *
  * @param bytes The compressed bytes.
  * @returns The decompressed chunks.
  */
 export function gunzip(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+  let offset = 0;
+  const input = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      const end = Math.min(offset + GUNZIP_INPUT_CHUNK, bytes.length);
+      controller.enqueue(bytes.subarray(offset, end));
+      offset = end;
+    },
+  });
+  return input.pipeThrough(
     new DecompressionStream("gzip") as unknown as ReadableWritablePair<
       Uint8Array,
       Uint8Array
     >,
   );
+}
+
+const GUNZIP_INPUT_CHUNK = 64 * 1024;
+
+/**
+ * Decompresses gzip bytes as {@linkcode gunzip} does, and gives as much as
+ * can be had of a damaged file: when the platform's decompressor fails (it
+ * drops the output of the input chunk where the damage is, and refuses
+ * trailing garbage), `node:zlib`'s streaming gunzip goes on from there
+ * (it ignores trailing garbage, and gives all it can before a cut).
+ *
+ * @param bytes The compressed bytes.
+ * @param onBroken Told once, at the end, when the bytes were not one whole
+ *   gzip stream: how many bytes came out in all, and the first error.
+ * @returns The decompressed chunks, in order, none twice.
+ */
+export async function* gunzipRecovering(
+  bytes: Uint8Array,
+  onBroken: (unzipped: number, error: unknown) => void,
+): AsyncGenerator<Uint8Array> {
+  let unzipped = 0;
+  let failure: unknown;
+  try {
+    for await (const chunk of gunzip(bytes)) {
+      unzipped += chunk.length;
+      yield chunk;
+    }
+    return;
+  } catch (error) {
+    failure = error;
+  }
+  // Again from the start with node:zlib, past what was given.
+  let skip = unzipped;
+  const unzip = createGunzip();
+  unzip.end(bytes);
+  try {
+    for await (const part of unzip) {
+      let chunk = part as Uint8Array;
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length);
+        skip -= n;
+        chunk = chunk.subarray(n);
+        if (chunk.length === 0) continue;
+      }
+      unzipped += chunk.length;
+      yield chunk;
+    }
+  } catch {
+    // The first error says what is wrong.
+  } finally {
+    unzip.destroy();
+  }
+  onBroken(unzipped, failure);
 }
 
 /** A file of a log held by a {@linkcode LogFileSet}, by id. */

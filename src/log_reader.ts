@@ -18,7 +18,7 @@ import {
   LogLineDecoder,
   type StreamName,
 } from "./log_entry.ts";
-import { gunzip } from "./log_files.ts";
+import { gunzipRecovering } from "./log_files.ts";
 import { gzipExtra } from "./gzip.ts";
 import {
   type KeptFile,
@@ -318,10 +318,7 @@ class LogReader {
       };
     }
     let bytes: Promise<Uint8Array> | undefined;
-    const load = () =>
-      bytes ??= this.#gunzipped(f).then((stream) =>
-        collect(stream, (at, error) => this.#noteBrokenGzip(f, at, error))
-      );
+    const load = () => bytes ??= this.#gunzipped(f).then(collect);
     return {
       readAt: async () => {
         const all = await load();
@@ -332,9 +329,13 @@ class LogReader {
     };
   }
 
-  async #gunzipped(file: QueuedFile): Promise<ReadableStream<Uint8Array>> {
+  /** A gzipped file's bytes, as much of them as can be had. */
+  async #gunzipped(file: QueuedFile): Promise<AsyncGenerator<Uint8Array>> {
     const size = await this.#access.size(file.id);
-    return gunzip(await this.#access.read(file.id, 0, size));
+    return gunzipRecovering(
+      await this.#access.read(file.id, 0, size),
+      (unzipped, error) => this.#noteBrokenGzip(file, unzipped, error),
+    );
   }
 
   #startOffset(file: QueuedFile): number {
@@ -400,25 +401,9 @@ class LogReader {
   async *#readCompressed(file: QueuedFile): AsyncGenerator<LogEntry[]> {
     const lines = new LineSplitter(this.#startOffset(file));
     let skip = lines.offset;
-    const stream = await this.#gunzipped(file);
-    const reader = stream.getReader();
-    let unzipped = 0;
-    for (;;) {
-      let next;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        // What came before the damage was read; the rest is lost.
-        this.#noteBrokenGzip(file, unzipped, error);
-        return;
-      }
-      if (next.done) break;
-      let chunk = next.value;
-      unzipped += chunk.length;
-      if (this.#stopped) {
-        await reader.cancel().catch(() => {});
-        return;
-      }
+    const chunks = await this.#gunzipped(file);
+    for await (let chunk of chunks) {
+      if (this.#stopped) return; // (the loop's exit ends the decompression)
       if (skip > 0) {
         const n = Math.min(skip, chunk.length);
         skip -= n;
@@ -446,7 +431,8 @@ class LogReader {
 
   #endOfFile(file: QueuedFile, lines: LineSplitter): void {
     const rest = lines.rest();
-    if (rest === 0 || this.#stopped) return;
+    // (A gzip file cut short has had its note: "skipped the rest".)
+    if (rest === 0 || this.#stopped || this.#brokenGzip.has(file.path)) return;
     // An unfinished last line is being written, unless the file is final.
     const final = file.compressed || this.#queue.length > 1 ||
       this.#writerGone || this.#writerState !== "writing";
@@ -543,23 +529,15 @@ class LogReader {
   }
 }
 
-/**
- * All of a stream's bytes; when it fails, those that came before, after
- * telling `onError` how many.
- */
+/** All the chunks' bytes, in one array. */
 async function collect(
-  stream: ReadableStream<Uint8Array>,
-  onError: (bytes: number, error: unknown) => void,
+  chunks: AsyncIterable<Uint8Array>,
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
-  try {
-    for await (const part of stream) {
-      parts.push(part);
-      n += part.length;
-    }
-  } catch (error) {
-    onError(n, error);
+  for await (const part of chunks) {
+    parts.push(part);
+    n += part.length;
   }
   const out = new Uint8Array(n);
   let off = 0;

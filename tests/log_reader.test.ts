@@ -272,6 +272,26 @@ Deno.test("readLogs() reads past a gzip file that ends early or is garbage, sayi
   });
 });
 
+Deno.test("readLogs() gives all a gzip file holds before trailing garbage (zlib ignores it; the platform's decompressor does not), with one note", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/c-json.log`;
+    const lines = [...Array(20_000).keys()].map((i) => jsonLine(`line ${i}\n`));
+    const gz = await gzip(lines.join(""));
+    await Deno.writeFile(
+      `${path}.1.gz`,
+      concat([gz, new Uint8Array(4096)]),
+    );
+    await Deno.writeTextFile(path, jsonLine("current\n"));
+    const { text, warnings } = await read(path);
+    const numbers = text.slice(0, -1).map((t) =>
+      Number(/line (\d+)/.exec(t)![1])
+    );
+    assert.deepEqual(numbers, [...Array(20_000).keys()]);
+    assert.equal(text.at(-1), "stdout:current\n");
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+  });
+});
+
 Deno.test("readLogs() skips damage, says once per file what and where, and carries on", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/c-json.log`;
