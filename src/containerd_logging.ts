@@ -59,8 +59,9 @@ export interface LoggingDriverOptions {
  * 2. opens the sink and the container's stdout (fd 3) and stderr (fd 4);
  * 3. signals ready: writes one byte to fd 5 and closes what it opened (works
  *    for `binary://` and `binary-v2://`);
- * 4. copies until both streams end. SIGINT and SIGHUP are ignored; after
- *    SIGTERM it drains for at most `drainMs`, then writes what it holds.
+ * 4. copies until both streams end. SIGINT, SIGHUP, SIGQUIT and SIGUSR2
+ *    are ignored; after SIGTERM it drains for at most `drainMs`, then writes
+ *    what it holds.
  *
  * While it writes, it holds an exclusive lock on `<log>.lock` (see
  * `holdLogLock` in `log_lock.ts`), released once everything is on disk, so that a
@@ -105,13 +106,13 @@ export async function runLoggingDriver(
       );
     }
   };
-  // Ignored: a terminal's Ctrl-C or hang-up, sent to a whole process group,
-  // is for the app; the driver goes on until its pipes end.
+  // Ignored: a terminal's Ctrl-C, Ctrl-\ or hang-up, or a signal sent to a
+  // whole process group, is for the app; the driver goes on until its pipes
+  // end. (SIGUSR1 cannot be: Deno 2.9 opens its inspector on it.)
   const onInt = () => {};
   options.signal?.addEventListener("abort", onTerm, { once: true });
   Deno.addSignalListener("SIGTERM", onTerm);
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGHUP", onInt);
+  for (const signal of IGNORED_SIGNALS) Deno.addSignalListener(signal, onInt);
   const open: (Deno.FsFile | PipeReader)[] = [];
   let lock: LogLock | undefined;
   let retirer: LogRetirer | undefined;
@@ -215,10 +216,19 @@ export async function runLoggingDriver(
     if (timer !== undefined) clearTimeout(timer);
     if (abandonTimer !== undefined) clearTimeout(abandonTimer);
     Deno.removeSignalListener("SIGTERM", onTerm);
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGHUP", onInt);
+    for (const signal of IGNORED_SIGNALS) {
+      Deno.removeSignalListener(signal, onInt);
+    }
   }
 }
+
+/** What the driver ignores: see `runLoggingDriver`. */
+const IGNORED_SIGNALS: readonly Deno.Signal[] = [
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR2",
+];
 
 /** How long the driver waits for followers at exit, in ms. */
 const FOLLOWERS_WAIT_MS = 5000;

@@ -250,7 +250,8 @@ export async function runShim(options: ShimOptions): Promise<number> {
   // As `docker run` attached: the signals an app may act on are passed to
   // it, and none of them ends the shim while the app runs, so the shim
   // outlives it, its output is drained and the user's terminal restored.
-  // (A listener on SIGUSR1 also keeps Deno from opening its inspector.)
+  // (Deno 2.9 also opens its inspector on SIGUSR1, listener or not: the
+  // README says to send that one to the app's process group instead.)
   const signals = new SignalRelay(FORWARDED_SIGNALS);
   try {
     const appEnv = { ...Deno.env.toObject(), ...config.env };

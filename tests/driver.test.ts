@@ -186,16 +186,17 @@ Deno.test("driver.ts refuses a container id that would escape the data root", as
   }
 });
 
-Deno.test("driver.ts ignores SIGINT and SIGHUP and, after SIGTERM, drains until EOF losing nothing", async () => {
+Deno.test("driver.ts ignores SIGINT, SIGHUP, SIGQUIT and SIGUSR2 and, after SIGTERM, drains until EOF losing nothing", async () => {
   const root = await Deno.makeTempDir();
   try {
     const d = await startDriver(root, ["log-path", `${root}/x.log`]);
     await d.ready;
     await d.stdout.write(enc.encode("before\n"));
-    d.child.kill("SIGINT");
-    d.child.kill("SIGHUP");
+    for (const signal of ["SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"] as const) {
+      d.child.kill(signal);
+    }
     await new Promise((r) => setTimeout(r, 100));
-    await d.stdout.write(enc.encode("after SIGINT and SIGHUP\n"));
+    await d.stdout.write(enc.encode("after the four\n"));
     d.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     const late = "after SIGTERM ".repeat(5000) + "\n";
@@ -206,7 +207,7 @@ Deno.test("driver.ts ignores SIGINT and SIGHUP and, after SIGTERM, drains until 
     const entries = jsonLines(await Deno.readTextFile(`${root}/x.log`));
     assert.equal(
       entries.map((e) => e.log).join(""),
-      "before\nafter SIGINT and SIGHUP\n" + late + "tail",
+      "before\nafter the four\n" + late + "tail",
     );
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -696,6 +696,7 @@ for (
 for (
   const [what, signal, code] of [
     ["Ctrl-C", "INT", 130],
+    ["Ctrl-\\", "QUIT", 131],
     ["a hang-up", "HUP", 129],
   ] as const
 ) {
