@@ -62,22 +62,14 @@ export interface LogLock {
  */
 export async function holdLogLock(logPath: string): Promise<LogLock> {
   const path = logLockPath(logPath);
-  const file = await Deno.open(path, {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o640,
-  });
-  return await lockMarker(path, file, true, async () => {
-    await file.truncate(0);
-    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
-  });
+  const file = await openWriterMarker(path);
+  await lockOrClose(file, true);
+  return await writerLock(path, file);
 }
 
 /**
  * Takes the writer's lock on a log as {@linkcode holdLogLock} does, but
- * without waiting; the pid written into the marker is left out when the
- * disk is full (it only names the writer in messages).
+ * without waiting.
  *
  * Needs `--allow-read` and `--allow-write` for the log's folder.
  *
@@ -89,35 +81,48 @@ export async function tryHoldLogLock(
   logPath: string,
 ): Promise<LogLock | undefined> {
   const path = logLockPath(logPath);
-  const file = await Deno.open(path, {
+  const file = await openWriterMarker(path);
+  let held = false;
+  try {
+    held = await file.tryLock(true);
+  } finally {
+    if (!held) file.close();
+  }
+  return held ? await writerLock(path, file) : undefined;
+}
+
+function openWriterMarker(path: string): Promise<Deno.FsFile> {
+  return Deno.open(path, {
     read: true,
     write: true,
     create: true,
     mode: 0o640,
   });
-  let held = false;
+}
+
+/**
+ * The writer's lock, once taken: the marker gets the writer's pid, best
+ * effort (it only names the writer in messages; on a full disk the lock
+ * is held all the same, the marker empty).
+ */
+async function writerLock(path: string, file: Deno.FsFile): Promise<LogLock> {
   try {
-    held = await file.tryLock(true);
-    if (!held) return undefined;
     await file.truncate(0);
-  } catch (error) {
-    held = false;
-    throw error;
-  } finally {
-    if (!held) file.close();
-  }
-  try {
-    // Only for messages: on a full disk the lock is held all the same.
     await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
   } catch {
-    // The marker stays empty.
+    // The marker stays as it is.
   }
-  let open = true;
+  return heldLock(path, file);
+}
+
+/** A lock held on `file`, released by closing it. */
+function heldLock(path: string, file: Deno.FsFile): LogLock {
+  let held = true;
   return {
     path,
     release() {
-      if (!open) return;
-      open = false;
+      if (!held) return;
+      held = false;
       file.close();
     },
   };
@@ -183,36 +188,21 @@ export async function holdFollowerLock(
   const path = logFollowersPath(logPath);
   const file = await openMarker(path);
   if (file === undefined) return undefined;
-  return await lockMarker(path, file, false);
+  await lockOrClose(file, false);
+  return heldLock(path, file);
 }
 
-/**
- * Locks an open marker (waiting for it), runs `then` while it is held, and
- * returns the held lock; closes the file if anything fails. Closing the file
- * drops the lock.
- */
-async function lockMarker(
-  path: string,
+/** Waits for a lock on `file`; closes it if that fails. */
+async function lockOrClose(
   file: Deno.FsFile,
   exclusive: boolean,
-  then?: () => Promise<void>,
-): Promise<LogLock> {
+): Promise<void> {
   try {
     await file.lock(exclusive);
-    await then?.();
   } catch (error) {
     file.close();
     throw error;
   }
-  let held = true;
-  return {
-    path,
-    release() {
-      if (!held) return;
-      held = false;
-      file.close();
-    },
-  };
 }
 
 /**
