@@ -678,6 +678,24 @@ for (const driver of ["json-file", "cri"]) {
   });
 }
 
+Deno.test({
+  name:
+    "driver.ts that cannot create its log (no inode left after its lock's) exits 1 before ready and leaves no marker behind (root: a tmpfs of 2 inodes)",
+  ignore: Deno.uid() !== 0,
+  fn: () =>
+    withTmpfs("size=1m,nr_inodes=2", async (root, small) => {
+      const d = await startDriver(root, ["log-path", `${small}/c.log`]);
+      const { code, stderr, ready } = await d.finish();
+      assert.equal(code, 1);
+      assert.equal(ready.length, 0);
+      assert.match(
+        stderr,
+        /^shimlog driver: Cannot open log file ".*\/c\.log": /,
+      );
+      assert.deepEqual([...Deno.readDirSync(small)], []);
+    }),
+});
+
 Deno.test("driver.ts with a data root outside its permissions says how to grant it, before ready", async () => {
   const root = await Deno.makeTempDir();
   const other = await Deno.makeTempDir();
