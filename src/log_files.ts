@@ -15,14 +15,14 @@
  */
 
 import { folderOf, namesIn } from "./_files.ts";
-import { createGunzip, gunzipSync } from "node:zlib";
+import { createInflateRaw, gunzipSync } from "node:zlib";
 import { listRetiredFiles, retiredPath } from "./log_retired.ts";
 
 export { listRetiredFiles, retiredPath };
 
 /** The imports of this module, for the source of the follower's worker. */
 export const WORKER_IMPORTS =
-  'import { createGunzip, gunzipSync } from "node:zlib";';
+  'import { createInflateRaw, gunzipSync } from "node:zlib";';
 
 /** A file of a log, open for reading. */
 export interface OpenLogFile {
@@ -396,12 +396,14 @@ const GUNZIP_INPUT_CHUNK = 64 * 1024;
  * Decompresses gzip bytes as {@linkcode gunzip} does, and gives as much as
  * can be had of a damaged file: when the platform's decompressor fails (it
  * drops the output of the input chunk where the damage is, and refuses
- * trailing garbage), `node:zlib`'s streaming gunzip goes on from there
- * (it ignores trailing garbage, and gives all it can before a cut).
+ * trailing garbage), `node:zlib`'s raw inflate goes on from there over the
+ * deflate data after the gzip header (it stops at the end of that data,
+ * whatever follows, and gives all it can before a cut). Only the first
+ * gzip member is read then (the driver writes one per file).
  *
  * @param bytes The compressed bytes.
  * @param onBroken Told once, at the end, when the bytes were not one whole
- *   gzip stream: how many bytes came out in all, and the first error.
+ *   gzip stream: how many bytes came out in all, and what was wrong.
  * @returns The decompressed chunks, in order, none twice.
  */
 export async function* gunzipRecovering(
@@ -419,28 +421,54 @@ export async function* gunzipRecovering(
   } catch (error) {
     failure = error;
   }
-  // Again from the start with node:zlib, past what was given.
-  let skip = unzipped;
-  const unzip = createGunzip();
-  unzip.end(bytes);
-  try {
-    for await (const part of unzip) {
-      let chunk = part as Uint8Array;
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length);
-        skip -= n;
-        chunk = chunk.subarray(n);
-        if (chunk.length === 0) continue;
+  const start = deflateStart(bytes);
+  if (start !== undefined) {
+    // Again from the start of the deflate data, past what was given.
+    let skip = unzipped;
+    const inflate = createInflateRaw();
+    inflate.end(bytes.subarray(start));
+    try {
+      for await (const part of inflate) {
+        let chunk = part as Uint8Array;
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length);
+          skip -= n;
+          chunk = chunk.subarray(n);
+          if (chunk.length === 0) continue;
+        }
+        unzipped += chunk.length;
+        yield chunk;
       }
-      unzipped += chunk.length;
-      yield chunk;
+      failure = new Error("bytes after the end of its gzip data, ignored");
+    } catch (error) {
+      failure = error; // says more than the platform's ("unexpected end")
+    } finally {
+      inflate.destroy();
     }
-  } catch {
-    // The first error says what is wrong.
-  } finally {
-    unzip.destroy();
   }
   onBroken(unzipped, failure);
+}
+
+/**
+ * Where a gzip member's deflate data begins: after the 10-byte header and
+ * the optional extra field, name, comment and header CRC (RFC 1952);
+ * `undefined` when the bytes do not start with a gzip header.
+ */
+function deflateStart(b: Uint8Array): number | undefined {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) {
+    return undefined;
+  }
+  const flags = b[3];
+  let i = 10;
+  if (flags & 4) i += 2 + (b[i] | (b[i + 1] << 8)); // FEXTRA
+  for (const flag of [8, 16]) { // FNAME, FCOMMENT: zero-terminated
+    if (flags & flag) {
+      while (i < b.length && b[i] !== 0) i++;
+      i++;
+    }
+  }
+  if (flags & 2) i += 2; // FHCRC
+  return i <= b.length ? i : undefined;
 }
 
 /** A file of a log held by a {@linkcode LogFileSet}, by id. */
