@@ -35,7 +35,11 @@
  */
 
 import { parseShimArgs, SHIM_USAGE } from "./src/shim_args.ts";
-import { runShim, SHIM_FAILURE_EXIT_CODE } from "./src/shim.ts";
+import {
+  FORWARDED_SIGNALS,
+  runShim,
+  SHIM_FAILURE_EXIT_CODE,
+} from "./src/shim.ts";
 
 export {
   DRIVER_ENV_PASSTHROUGH,
@@ -76,6 +80,11 @@ async function main(args: string[]): Promise<number> {
   if (options.help) {
     await Deno.stdout.write(new TextEncoder().encode(SHIM_USAGE));
     return 0;
+  }
+  // Until Deno.exit: a signal that comes as the shim ends, once runShim has
+  // let go of its own listeners, must not end it with another exit code.
+  for (const signal of FORWARDED_SIGNALS) {
+    Deno.addSignalListener(signal, () => {});
   }
   try {
     return await runShim(options);

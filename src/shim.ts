@@ -476,6 +476,7 @@ async function runWithDriver(
         env: config.env,
       });
     } catch (error) {
+      await forget();
       await out.say(
         `shimlog: cannot write ${JSON.stringify(configPath)}: ${
           describe(error)
@@ -656,9 +657,15 @@ async function writeLogConfig(
   },
 ): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  const text = JSON.stringify(content) + "\n";
+  // A rerun with the same settings writes nothing (so it works on a full
+  // disk, where the driver then reports what it drops).
+  if (await Deno.readTextFile(path).then((t) => t === text, () => false)) {
+    return;
+  }
   const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.writeTextFile(temp, JSON.stringify(content) + "\n", {
+    await Deno.writeTextFile(temp, text, {
       mode: 0o640,
       createNew: true,
     });
@@ -1168,8 +1175,8 @@ class SignalRelay {
   }
 }
 
-/** What the shim passes to the app. */
-const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
+/** The signals {@linkcode runShim} passes to the app while it runs. */
+export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
   "SIGINT",
   "SIGTERM",
   "SIGHUP",

@@ -185,6 +185,46 @@ Deno.test("runShim() starts the app in a process group of its own and ends what 
   });
 });
 
+Deno.test({
+  name:
+    "runShim() on a full disk reruns a container whose settings are written already (the driver reports its drops), and refuses a new one with 125, leaving no folder (root: a 1 MiB tmpfs)",
+  ignore: Deno.uid() !== 0,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const mount = (cmd: string, args: string[]) =>
+        new Deno.Command(cmd, { args, stderr: "piped" }).output();
+      const mounted = await mount("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m",
+        "shimlog-test",
+        dir,
+      ]);
+      assert.equal(mounted.code, 0, decoder.decode(mounted.stderr));
+      try {
+        const run = (id: string, script: string) =>
+          shim({ id, dataRoot: dir, command: ["sh", "-c", script] });
+        assert.equal((await run("full", "echo before")).code, 0);
+        await Deno.writeFile(`${dir}/filler`, new Uint8Array(1024 * 1024))
+          .catch(() => {}); // the rest of the disk
+        const again = await run("full", "seq 1 2000"); // past the last page
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stderr, /cannot write ".*full-json\.log": No space/);
+        const path = jsonFileLogPath(dir, "default", "full");
+        const lines = logs(await readLog(path), "stdout");
+        assert.equal(lines[0], "before\n");
+        assert.ok(lines.length < 2001, `${lines.length} lines`);
+        const fresh = await run("fresh", "echo never");
+        assert.equal(fresh.code, 125);
+        assert.match(fresh.stderr, /cannot write .*log-config\.json.*No space/);
+        assert.equal(await exists(`${dir}/containers/default/fresh`), false);
+      } finally {
+        await mount("umount", [dir]);
+      }
+    }),
+});
+
 Deno.test("runShim() returns the app's exit code", async () => {
   await withTempDir(async (dir) => {
     for (
