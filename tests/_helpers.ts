@@ -1,5 +1,6 @@
 /** Helpers shared by the tests. */
 
+import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import type { LogTime } from "../src/clock.ts";
 import type { ByteReader } from "../src/logger.ts";
@@ -134,4 +135,33 @@ export function finishGzip(path: string): void {
   Deno.writeFileSync(tmp, gzipSync(Deno.readFileSync(path)));
   Deno.renameSync(tmp, `${path}.gz`);
   Deno.removeSync(path);
+}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/**
+ * Runs `fn` with a temporary folder `root` holding `small`, a tmpfs mounted
+ * with `options` such as `size=1m` or `nr_inodes=5` (root only), to make a
+ * full disk; unmounts and deletes both after.
+ */
+export async function withTmpfs(
+  options: string,
+  fn: (root: string, small: string) => Promise<void>,
+): Promise<void> {
+  const root = await Deno.makeTempDir();
+  const small = `${root}/small`;
+  try {
+    await Deno.mkdir(small);
+    await run("mount", ["-t", "tmpfs", "-o", options, "shimlog-test", small]);
+    try {
+      await fn(root, small);
+    } finally {
+      await run("umount", [small]);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { jsonLines } from "./_helpers.ts";
+import { jsonLines, withTmpfs } from "./_helpers.ts";
 import { startDriver } from "./_driver_process.ts";
 import { holdLogLock } from "../src/log_lock.ts";
 import { runLoggingDriver } from "../src/containerd_logging.ts";
@@ -462,34 +462,6 @@ Deno.test("driver.ts, run with --expose-gc as driverRunArgs() runs it, asks V8 f
 });
 
 /** Runs a command, failing the test when it fails. */
-async function run(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-}
-
-/**
- * Runs `fn` with a temporary folder (the driver's) holding `small`, a tmpfs
- * mounted with `options` (root only); unmounts and deletes both after.
- */
-async function withTmpfs(
-  options: string,
-  fn: (root: string, small: string) => Promise<void>,
-): Promise<void> {
-  const root = await Deno.makeTempDir();
-  const small = `${root}/small`;
-  try {
-    await Deno.mkdir(small);
-    await run("mount", ["-t", "tmpfs", "-o", options, "shimlog-test", small]);
-    try {
-      await fn(root, small);
-    } finally {
-      await run("umount", [small]);
-    }
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
 /** Waits until `path` holds at least `min` bytes and stops growing. */
 async function settledSize(path: string, min: number): Promise<number> {
   let last = -1;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { gzipExtra } from "../src/gzip.ts";
 import { gzipFileOffThread } from "../src/gzip_worker.ts";
-import { fixture } from "./_helpers.ts";
+import { fixture, withTmpfs } from "./_helpers.ts";
 
 const dec = new TextDecoder();
 
@@ -36,33 +36,14 @@ Deno.test({
   name:
     "gzipFileOffThread() on a full disk fails with ENOSPC, though Deno's FsFile.writable would report success (root: a 64 KiB tmpfs)",
   ignore: Deno.uid() !== 0,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    const mount = (cmd: string, args: string[]) =>
-      new Deno.Command(cmd, { args, stderr: "piped" }).output();
-    try {
-      const mounted = await mount("mount", [
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=64k",
-        "shimlog-test",
-        dir,
-      ]);
-      assert.equal(mounted.code, 0, dec.decode(mounted.stderr));
-      try {
-        await Deno.writeTextFile(`${dir}/x.log.1`, "");
-        await Deno.writeFile(`${dir}/filler`, new Uint8Array(64 * 1024))
-          .catch(() => {}); // fills what is left
-        await assert.rejects(
-          gzipFileOffThread(`${dir}/x.log.1`, `${dir}/x.log.1.gz.tmp`),
-          /No space left on device/,
-        );
-      } finally {
-        await mount("umount", [dir]);
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+  fn: () =>
+    withTmpfs("size=64k", async (_root, dir) => {
+      await Deno.writeTextFile(`${dir}/x.log.1`, "");
+      await Deno.writeFile(`${dir}/filler`, new Uint8Array(64 * 1024))
+        .catch(() => {}); // fills what is left
+      await assert.rejects(
+        gzipFileOffThread(`${dir}/x.log.1`, `${dir}/x.log.1.gz.tmp`),
+        /No space left on device/,
+      );
+    }),
 });

@@ -3,6 +3,7 @@ import {
   runShimCaptured,
   withTempDir as withTempDirIn,
 } from "./_shim_helpers.ts";
+import { withTmpfs } from "./_helpers.ts";
 import { appLine } from "../src/app_output.ts";
 import { libcCandidates } from "../src/libc_path.ts";
 import { jsonFileLogPath, logConfigPath } from "../src/log_paths.ts";
@@ -190,38 +191,23 @@ Deno.test({
     "runShim() on a full disk reruns a container whose settings are written already (the driver reports its drops), and refuses a new one with 125, leaving no folder (root: a 1 MiB tmpfs)",
   ignore: Deno.uid() !== 0,
   fn: () =>
-    withTempDir(async (dir) => {
-      const mount = (cmd: string, args: string[]) =>
-        new Deno.Command(cmd, { args, stderr: "piped" }).output();
-      const mounted = await mount("mount", [
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=1m",
-        "shimlog-test",
-        dir,
-      ]);
-      assert.equal(mounted.code, 0, decoder.decode(mounted.stderr));
-      try {
-        const run = (id: string, script: string) =>
-          shim({ id, dataRoot: dir, command: ["sh", "-c", script] });
-        assert.equal((await run("full", "echo before")).code, 0);
-        await Deno.writeFile(`${dir}/filler`, new Uint8Array(1024 * 1024))
-          .catch(() => {}); // the rest of the disk
-        const again = await run("full", "seq 1 2000"); // past the last page
-        assert.equal(again.code, 0, again.stderr);
-        assert.match(again.stderr, /cannot write ".*full-json\.log": No space/);
-        const path = jsonFileLogPath(dir, "default", "full");
-        const lines = logs(await readLog(path), "stdout");
-        assert.equal(lines[0], "before\n");
-        assert.ok(lines.length < 2001, `${lines.length} lines`);
-        const fresh = await run("fresh", "echo never");
-        assert.equal(fresh.code, 125);
-        assert.match(fresh.stderr, /cannot write .*log-config\.json.*No space/);
-        assert.equal(await exists(`${dir}/containers/default/fresh`), false);
-      } finally {
-        await mount("umount", [dir]);
-      }
+    withTmpfs("size=1m", async (_root, dir) => {
+      const run = (id: string, script: string) =>
+        shim({ id, dataRoot: dir, command: ["sh", "-c", script] });
+      assert.equal((await run("full", "echo before")).code, 0);
+      await Deno.writeFile(`${dir}/filler`, new Uint8Array(1024 * 1024))
+        .catch(() => {}); // the rest of the disk
+      const again = await run("full", "seq 1 2000"); // past the last page
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /cannot write ".*full-json\.log": No space/);
+      const path = jsonFileLogPath(dir, "default", "full");
+      const lines = logs(await readLog(path), "stdout");
+      assert.equal(lines[0], "before\n");
+      assert.ok(lines.length < 2001, `${lines.length} lines`);
+      const fresh = await run("fresh", "echo never");
+      assert.equal(fresh.code, 125);
+      assert.match(fresh.stderr, /cannot write .*log-config\.json.*No space/);
+      assert.equal(await exists(`${dir}/containers/default/fresh`), false);
     }),
 });
 
