@@ -31,9 +31,21 @@ export class LogClock {
   #lastSec = 0;
   #lastNsec = 0;
   #last: LogTime = { sec: 0, nsec: 0 };
+  #wallMs: () => number;
+  #monoMs: () => number;
 
-  /** Creates a clock anchored at the current time (takes up to 1 ms). */
-  constructor() {
+  /**
+   * Creates a clock anchored at the current time (takes up to 1 ms).
+   *
+   * @param sources The wall clock in ms since the epoch (default
+   *   `Date.now`) and a monotonic clock in fractional ms (default
+   *   `performance.now`); given only by tests.
+   */
+  constructor(
+    sources: { wallMs?: () => number; monoMs?: () => number } = {},
+  ) {
+    this.#wallMs = sources.wallMs ?? Date.now;
+    this.#monoMs = sources.monoMs ?? (() => performance.now());
     this.#anchor();
   }
 
@@ -43,13 +55,13 @@ export class LogClock {
    * millisecond to begin, at most about 1 ms.
    */
   #anchor(): void {
-    const start = Date.now();
+    const start = this.#wallMs();
     let wall = start;
-    let perf = performance.now();
+    let perf = this.#monoMs();
     const limit = perf + 1.5;
     while (wall === start && perf < limit) {
-      wall = Date.now();
-      perf = performance.now();
+      wall = this.#wallMs();
+      perf = this.#monoMs();
     }
     this.#anchorMs = wall;
     this.#anchorPerf = perf;
@@ -62,8 +74,8 @@ export class LogClock {
    * @returns A new {@linkcode LogTime}, never earlier than the previous one.
    */
   now(): LogTime {
-    let perf = performance.now();
-    let wall = Date.now();
+    let perf = this.#monoMs();
+    let wall = this.#wallMs();
     let delta = perf - this.#anchorPerf;
     let ms = this.#anchorMs + Math.floor(delta);
     let fracNs = Math.floor((delta - Math.floor(delta)) * 1e6);
@@ -71,15 +83,20 @@ export class LogClock {
       if (Math.abs(ms - wall) > 1 || ++this.#clamps > 64) {
         // Drifted, or the wall clock stepped: anchor again.
         this.#anchor();
-        perf = performance.now();
-        wall = Date.now();
+        perf = this.#monoMs();
+        wall = this.#wallMs();
         delta = perf - this.#anchorPerf;
         ms = this.#anchorMs + Math.floor(delta);
         fracNs = Math.floor((delta - Math.floor(delta)) * 1e6);
       }
-      // Off by one at a millisecond's edge: keep within Date.now()'s.
-      if (ms < wall) [ms, fracNs] = [wall, 0];
-      else if (ms > wall) [ms, fracNs] = [wall, 999_999];
+      // Off by one at a millisecond's edge: keep within the wall clock's.
+      // Behind it, the time is at least its millisecond's start: the anchor
+      // moves so that the estimate is that now, and the times after go on
+      // from it with their sub-millisecond digits.
+      if (ms < wall) {
+        this.#anchorPerf = perf - (wall - this.#anchorMs);
+        [ms, fracNs] = [wall, 0];
+      } else if (ms > wall) [ms, fracNs] = [wall, 999_999];
     }
     const sec = Math.floor(ms / 1000);
     const nsec = (ms - sec * 1000) * 1e6 + fracNs;

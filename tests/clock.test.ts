@@ -30,6 +30,33 @@ Deno.test("LogClock.now() has resolution below the millisecond", () => {
   assert.ok(fractions.size > 10, `${fractions.size} distinct sub-ms values`);
 });
 
+Deno.test("LogClock.now() behind the wall clock gives the wall clock's millisecond, then goes on from it below the millisecond (a monotonic clock slower than the wall clock)", () => {
+  // Hand-driven clocks (each monotonic reading adds 0.01 ms): the anchor is
+  // taken where the wall clock ticks to 1,000,001 ms, at 0.51 monotonic.
+  let wall = 1_000_000;
+  let mono = 0;
+  const clock = new LogClock({
+    wallMs: () => wall,
+    monoMs: () => {
+      mono += 0.01;
+      if (mono >= 0.5 && wall === 1_000_000) wall = 1_000_001;
+      return mono;
+    },
+  });
+  // The wall clock has gone 10 ms on, the monotonic one 9.8 ms: behind.
+  wall = 1_000_011;
+  mono = 10.3;
+  assert.deepEqual(clock.now(), { sec: 1000, nsec: 11_000_000 });
+  // 0.4 ms later: that much past the wall clock's millisecond, not 0.2.
+  mono = 10.7;
+  const next = clock.now();
+  assert.equal(next.sec, 1000);
+  assert.ok(
+    next.nsec > 11_390_000 && next.nsec < 11_410_000,
+    `${next.nsec} ns`,
+  );
+});
+
 Deno.test("formatRfc3339Nano() writes Go's RFC3339Nano in UTC: trailing zeros trimmed, no dot for whole seconds", () => {
   const sec = Date.UTC(2026, 10, 29, 15, 53, 54) / 1000;
   assert.equal(
