@@ -165,3 +165,16 @@ export async function withTmpfs(
     await Deno.remove(root, { recursive: true });
   }
 }
+
+/** Runs `fn` with a new temporary folder, removed afterwards. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => void | Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -2,18 +2,7 @@
 
 import { runShim, type ShimOptions } from "../src/shim.ts";
 
-/** Runs `fn` with a new temporary folder, removed afterwards. */
-export async function withTempDir(
-  prefix: string,
-  fn: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+export { withTempDir } from "./_helpers.ts";
 
 /** Runs runShim() with the messages it prints captured. */
 export async function runShimCaptured(

@@ -8,7 +8,7 @@ import {
   RotatingFile,
   ROTATION_RETRY_MS,
 } from "../src/rotating_file.ts";
-import { fixture } from "./_helpers.ts";
+import { fixture, withTempDir } from "./_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -48,9 +48,8 @@ function writeEntries(
   return written;
 }
 
-Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-file=3 compress)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-file=3 compress)", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const base = "docker-20.10-rotation/container-json.log";
     const kept = [
       ...(await gunzip(fixture(`${base}.2.gz`))).split("\n"),
@@ -101,14 +100,10 @@ Deno.test("JsonFileSink reproduces Docker's rotation fixture (max-size=1k max-fi
       // Docker's header: FEXTRA flag, no mtime, OS 255.
       assert.deepEqual([...ours.subarray(0, 10)], [...docker.subarray(0, 10)]);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("JsonFileSink gives a compressed file's gzip header its latest time, not its last entry's, so that readLogs({since}) skips no entry of it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("JsonFileSink gives a compressed file's gzip header its latest time, not its last entry's, so that readLogs({since}) skips no entry of it", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const t1 = { sec: 1_795_967_656, nsec: 0 };
     const t2 = { sec: 1_795_967_657, nsec: 500 };
     const t3 = { sec: 1_795_967_658, nsec: 0 };
@@ -147,14 +142,10 @@ Deno.test("JsonFileSink gives a compressed file's gzip header its latest time, n
     }
     assert.deepEqual(found.false, ["err at t2\n", "later at t3\n"]);
     assert.deepEqual(found.true, found.false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("JsonFileSink.open() refuses rotation options out of range, as the driver's string options are refused, and makes no file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("JsonFileSink.open() refuses rotation options out of range, as the driver's string options are refused, and makes no file", () =>
+  withTempDir("shimlog-rotating-", (dir) => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ maxSize: -1 }, /^Invalid max-size -1: must be at least 1 byte$/],
       [{ maxSize: 0 }, /^Invalid max-size 0/],
@@ -172,14 +163,10 @@ Deno.test("JsonFileSink.open() refuses rotation options out of range, as the dri
       );
     }
     assert.deepEqual(listDir(dir), []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("JsonFileSink after close(): a write throws, saying the file is closed, and a second close() does nothing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("JsonFileSink after close(): a write throws, saying the file is closed, and a second close() does nothing", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const sink = JsonFileSink.open({ path, maxSize: 1000, maxFile: 2 });
     const t = { sec: 1_795_967_656, nsec: 0 };
@@ -195,14 +182,10 @@ Deno.test("JsonFileSink after close(): a write throws, saying the file is closed
       Deno.readTextFileSync(path),
       '{"log":"before\\n","stream":"stdout","time":"2026-11-29T15:54:16Z"}\n',
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile.close() with abandon stops the compression running: its file stays uncompressed, nothing of it is left, and no failure is told", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile.close() with abandon stops the compression running: its file stays uncompressed, nothing of it is left, and no failure is told", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const events: LogFileEvent[] = [];
     const file = RotatingFile.open(path, {
@@ -229,14 +212,10 @@ Deno.test("RotatingFile.close() with abandon stops the compression running: its 
       Deno.readTextFileSync(path);
     assert.ok(kept === written.join(""), "every entry once, in order");
     assert.deepEqual(events, []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile rotates before the entry that finds the file at max-size, never splitting one", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile rotates before the entry that finds the file at max-size, never splitting one", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const file = RotatingFile.open(path, { maxSize: 10, maxFile: 3 });
     const put = (text: string) => {
@@ -256,14 +235,10 @@ Deno.test("RotatingFile rotates before the entry that finds the file at max-size
       "a\nbbbbbbbbbbbbbbbbbbbb\n",
     );
     assert.equal(Deno.readTextFileSync(path), "c\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile with max-file=1 unlinks the full file, so a reader holding it can finish it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile with max-file=1 unlinks the full file, so a reader holding it can finish it", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const file = RotatingFile.open(path, { maxSize: 4, maxFile: 1 });
     const put = (text: string) => {
@@ -282,14 +257,10 @@ Deno.test("RotatingFile with max-file=1 unlinks the full file, so a reader holdi
     const buf = new Uint8Array(16);
     const n = reader.readSync(buf);
     assert.equal(dec.decode(buf.subarray(0, n ?? 0)), "old\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile appends to an existing file and counts its size", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile appends to an existing file and counts its size", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(path, "first run\n");
     const file = RotatingFile.open(path, { maxSize: 10, maxFile: 2 });
@@ -302,14 +273,10 @@ Deno.test("RotatingFile appends to an existing file and counts its size", async 
     assert.equal(Deno.readTextFileSync(`${path}.1`), "first run\n");
     assert.equal(Deno.readTextFileSync(path), "second\n");
     assert.equal(Deno.statSync(path).mode! & 0o777, 0o640);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile with compress loses and duplicates nothing when rotations outrun gzip", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile with compress loses and duplicates nothing when rotations outrun gzip", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const maxFile = 4;
     const file = RotatingFile.open(path, {
@@ -346,10 +313,7 @@ Deno.test("RotatingFile with compress loses and duplicates nothing when rotation
       text.startsWith("entry "),
       "the oldest kept file starts at an entry",
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 /** The kept files' text, oldest first, gunzipping `.gz`. */
 async function keptText(path: string, maxFile: number): Promise<string> {
@@ -366,9 +330,8 @@ async function keptText(path: string, maxFile: number): Promise<string> {
   return text + Deno.readTextFileSync(path);
 }
 
-Deno.test("RotatingFile with compress gzips one file at a time and never a file rotation has discarded: the disk holds max-file files and one compression", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile with compress gzips one file at a time and never a file rotation has discarded: the disk holds max-file files and one compression", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const maxFile = 4;
     const file = RotatingFile.open(path, {
@@ -398,14 +361,10 @@ Deno.test("RotatingFile with compress gzips one file at a time and never a file 
       "x.log.2.gz",
       "x.log.3.gz",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile.close() with an aborted signal waits only for the compression running: files waiting for theirs stay uncompressed, every entry kept", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile.close() with an aborted signal waits only for the compression running: files waiting for theirs stay uncompressed, every entry kept", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const maxFile = 5;
     const file = RotatingFile.open(path, {
@@ -428,14 +387,10 @@ Deno.test("RotatingFile.close() with an aborted signal waits only for the compre
     const text = await keptText(path, maxFile);
     assert.ok(lines.join("").endsWith(text));
     assert.ok(text.startsWith("entry "));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile.close() without a signal compresses every rotated file still waiting", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile.close() without a signal compresses every rotated file still waiting", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const file = RotatingFile.open(path, {
       maxSize: 1000,
@@ -454,14 +409,10 @@ Deno.test("RotatingFile.close() without a signal compresses every rotated file s
     const text = await keptText(path, 5);
     assert.ok(lines.join("").endsWith(text));
     assert.ok(text.startsWith("entry "));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile with a large max-file renames only the files that exist, keeping every entry", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile with a large max-file renames only the files that exist, keeping every entry", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(`${path}.1`, "from an earlier run\n");
     const file = RotatingFile.open(path, { maxSize: 100, maxFile: 100_000 });
@@ -481,14 +432,10 @@ Deno.test("RotatingFile with a large max-file renames only the files that exist,
     }
     text += Deno.readTextFileSync(path);
     assert.equal(text, "from an earlier run\n" + lines.join(""));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile writes a big batch only up to a page boundary of the file, and the rest at flush", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile writes a big batch only up to a page boundary of the file, and the rest at flush", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(path, "x".repeat(1000) + "\n"); // not page-aligned
     const file = RotatingFile.open(path, {});
@@ -512,14 +459,10 @@ Deno.test("RotatingFile writes a big batch only up to a page boundary of the fil
       3000,
     );
     await file.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile.open() deletes what a killed writer's compression left, and keeps the rotated file it was compressing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile.open() deletes what a killed writer's compression left, and keeps the rotated file it was compressing", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(`${path}.1`, "kept\n");
     Deno.linkSync(`${path}.1`, `${path}.rotated-0b5e`);
@@ -533,14 +476,10 @@ Deno.test("RotatingFile.open() deletes what a killed writer's compression left, 
     await file.close();
     assert.deepEqual(listDir(dir), ["x.log", "x.log.1", "y.log.rotated-1"]);
     assert.equal(Deno.readTextFileSync(`${path}.1`), "kept\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile whose rotation fails keeps writing to the full file, tells its handler, and rotates once the cause is gone (a retry 1 s later)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile whose rotation fails keeps writing to the full file, tells its handler, and rotates once the cause is gone (a retry 1 s later)", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     // In the way of the discard of x.log.1 (max-file 2): not removable.
     Deno.mkdirSync(`${path}.1`);
@@ -569,10 +508,7 @@ Deno.test("RotatingFile whose rotation fails keeps writing to the full file, tel
     assert.deepEqual(listDir(dir), ["x.log", "x.log.1"]);
     assert.equal(Deno.readTextFileSync(path), later.join(""));
     assert.ok(Deno.readTextFileSync(`${path}.1`).startsWith(first.join("")));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("RotatingFile tells its handler of a compression that failed, naming the file, and close() does not throw it again; without a handler close() throws it", async () => {
   for (const handled of [true, false]) {
@@ -612,9 +548,8 @@ Deno.test("RotatingFile tells its handler of a compression that failed, naming t
   }
 });
 
-Deno.test("RotatingFile whose new file cannot be made changes nothing: no rotated file shifted or discarded, retried 1 s later", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile whose new file cannot be made changes nothing: no rotated file shifted or discarded, retried 1 s later", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     const events: LogFileEvent[] = [];
     const file = RotatingFile.open(path, {
@@ -649,14 +584,10 @@ Deno.test("RotatingFile whose new file cannot be made changes nothing: no rotate
       before.find(([n]) => n === "x.log.1")![1],
       "the old .1 moved up once",
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("RotatingFile.open() on a file that ends inside a line (a writer killed mid-entry) starts the next entry on a line of its own", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("RotatingFile.open() on a file that ends inside a line (a writer killed mid-entry) starts the next entry on a line of its own", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
     const path = `${dir}/x.log`;
     Deno.writeTextFileSync(path, '{"log":"whole\\n"}\n{"log":"cu');
     const file = RotatingFile.open(path);
@@ -666,7 +597,4 @@ Deno.test("RotatingFile.open() on a file that ends inside a line (a writer kille
       Deno.readTextFileSync(path),
       '{"log":"whole\\n"}\n{"log":"cu\n' + next.join(""),
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
