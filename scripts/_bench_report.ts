@@ -8,12 +8,14 @@
 import { fixed, formatTable, grouped, ratio, times } from "./_bench_table.ts";
 
 /**
- * Who writes: our driver (with the workload's options, without rotation, or
+ * Who writes: our driver (with the workload's options, without rotation,
+ * without rotation while another process deletes what rotation would, or
  * without `--allow-ffi`), goref, or a plain copy.
  */
 export type Contender =
   | "ours"
   | "ours-plain"
+  | "ours-plain-deleting"
   | "ours-sandboxed"
   | "goref"
   | "cat";
@@ -22,6 +24,7 @@ export type Contender =
 export const CONTENDER_LABELS: Record<Contender, string> = {
   ours: "ours",
   "ours-plain": "ours, no rotation",
+  "ours-plain-deleting": "ours, no rotation + outside rm",
   "ours-sandboxed": "ours, no FFI",
   goref: "goref",
   cat: "cat",
@@ -213,10 +216,12 @@ function throughputTable(results: ThroughputResult[]): string {
     }
     for (const [name, m] of Object.entries(r.ratios)) {
       const other = name.split("/")[1];
-      const target = r.targets.find((t) =>
-        t.target.startsWith(`ours/${other} `) ||
-        (other === "ours-plain" && t.target.startsWith("rotation overhead"))
-      );
+      const target = name.startsWith("ours/")
+        ? r.targets.find((t) =>
+          t.target.startsWith(`ours/${other} `) ||
+          (other === "ours-plain" && t.target.startsWith("rotation overhead"))
+        )
+        : undefined;
       rows.push([
         ...head(),
         name,

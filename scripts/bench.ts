@@ -221,6 +221,10 @@ const LARGE_LINE_TARGETS: TargetSpec[] = [
   { kind: "ratio", of: "cat", metric: "wallS", op: "<=", goal: 2 },
 ];
 const ROTATION = ["max-size", "10m", "max-file", "5"];
+/** ROTATION's `max-size` in bytes (Docker's units are decimal). */
+const ROTATE_MAX_SIZE = 10_000_000;
+/** ROTATION's `max-file`. */
+const ROTATE_MAX_FILE = 5;
 
 const THROUGHPUT: ThroughputWorkload[] = [
   {
@@ -272,7 +276,7 @@ const THROUGHPUT: ThroughputWorkload[] = [
     name: "rotate",
     title: "lines of 100 B, max-size 10m max-file 5",
     inputs: ["lines-100"],
-    contenders: ["ours", "ours-plain", "cat"],
+    contenders: ["ours", "ours-plain", "ours-plain-deleting", "cat"],
     ourOpts: ROTATION,
     check: "rotated",
     targets: [
@@ -331,6 +335,11 @@ interface Context {
   /** The environment of every writer (containerd's, plus Deno's cache). */
   writerEnv: Record<string, string>;
   inputs: Map<string, Promise<Input>>;
+  /**
+   * By workload, the latest `ours-plain` run: its log's size in bytes and
+   * its wall time in s, which pace `ours-plain-deleting`'s deletions.
+   */
+  plainRuns: Map<string, { bytes: number; wallS: number }>;
 }
 
 function envIfAllowed(name: string): string | undefined {
@@ -434,6 +443,7 @@ async function prepare(opts: Options, tmp: string): Promise<Context> {
     scale: opts.quick ? 0.1 : 1,
     writerEnv,
     inputs: new Map(),
+    plainRuns: new Map(),
   };
 }
 
@@ -529,6 +539,7 @@ function contenderCommand(
     case "ours":
       return { mode: "writer", argv: driverArgv(ctx, dir, out1, w.ourOpts) };
     case "ours-plain":
+    case "ours-plain-deleting":
       return { mode: "writer", argv: driverArgv(ctx, dir, out1, []) };
     case "ours-sandboxed":
       return {
@@ -661,6 +672,9 @@ async function runOnce(
   const ready = `${dir}/ready`;
   await makeFifos([...gates, ready]);
   const { mode, argv } = contenderCommand(ctx, w, contender, dir, ready);
+  const discards = contender === "ours-plain-deleting"
+    ? await prepareDiscards(ctx, w, dir)
+    : null;
   const run = spawn([
     "bash",
     "-c",
@@ -694,7 +708,11 @@ async function runOnce(
       ),
     );
   }
+  const deleting = discards === null || t0 === null
+    ? Promise.resolve()
+    : deleteDiscards(discards, t0);
   const f = await finished;
+  await deleting;
   const peakKiB = await peak;
   checkInterrupted();
   // Spent; out of the way of the check of rotated files beside the log.
@@ -747,6 +765,12 @@ async function runOnce(
       );
     }
   }
+  if (contender === "ours-plain") {
+    ctx.plainRuns.set(w.name, {
+      bytes: await fileSize(`${dir}/out.log`),
+      wallS: (f.endMs - t0) / 1000,
+    });
+  }
   await Deno.remove(dir, { recursive: true });
   const rssKiB = usage?.maxRssKiB ?? peakKiB;
   return {
@@ -758,6 +782,52 @@ async function runOnce(
     rssMB: rssKiB === null ? null : rssKiB * 1024 / 1e6,
     entries,
   };
+}
+
+/**
+ * What `ours-plain-deleting` deletes while the driver runs without rotation:
+ * files of `max-size` bytes, as many as rotation would discard, each due
+ * when rotation would discard it (ms after the gates open).
+ */
+interface Discards {
+  paths: string[];
+  dueMs: number[];
+}
+
+/**
+ * Writes the files `ours-plain-deleting` deletes, after the disk has
+ * settled, so that their pages are dirty as a rotated file's are. The count
+ * and times come from the latest `ours-plain` run: rotation `k` comes once
+ * `k × max-size` bytes are written, and from rotation `max-file` on each one
+ * discards the oldest file.
+ */
+async function prepareDiscards(
+  ctx: Context,
+  w: ThroughputWorkload,
+  dir: string,
+): Promise<Discards> {
+  const plain = ctx.plainRuns.get(w.name);
+  if (plain === undefined) {
+    throw new BenchError("ours-plain-deleting runs after ours-plain");
+  }
+  const rotations = Math.floor(plain.bytes / ROTATE_MAX_SIZE);
+  const block = new Uint8Array(ROTATE_MAX_SIZE).fill(0x78);
+  const discards: Discards = { paths: [], dueMs: [] };
+  for (let k = ROTATE_MAX_FILE; k <= rotations; k++) {
+    const path = `${dir}/discarded-${k}`;
+    await Deno.writeFile(path, block);
+    discards.paths.push(path);
+    discards.dueMs.push(plain.wallS * 1000 * k * ROTATE_MAX_SIZE / plain.bytes);
+  }
+  return discards;
+}
+
+/** Deletes each file when it is due: from this process, not the driver. */
+async function deleteDiscards(discards: Discards, t0: number): Promise<void> {
+  await Promise.all(discards.paths.map(async (path, i) => {
+    await sleep(Math.max(0, t0 + discards.dueMs[i] - performance.now()));
+    await Deno.remove(path);
+  }));
 }
 
 /**
@@ -977,6 +1047,13 @@ async function runThroughput(
     if (ours !== undefined && them !== undefined) {
       result.ratios[`ours/${other}`] = ratioOf(ours, them);
     }
+  }
+  // What deleting the same files costs the driver when it is not the one
+  // deleting: the part of the rotation overhead that is the kernel's.
+  const plain = result.contenders["ours-plain"]?.median;
+  const beside = result.contenders["ours-plain-deleting"]?.median;
+  if (plain !== undefined && beside !== undefined) {
+    result.ratios["ours-plain-deleting/ours-plain"] = ratioOf(beside, plain);
   }
   result.targets = throughputTargets(result, w, ctx.opts.quick);
   return result;
