@@ -9,7 +9,7 @@
 import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
 import { awaitCompressions } from "./_compressions.ts";
 import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
-import { ROTATION_RETRY_MS } from "./rotating_file.ts";
+import { checkMaxSize, makeLogFolder, RotationGate } from "./_rotation_gate.ts";
 
 import { CompressionAbandoned, gzipFileOffThread } from "./gzip_worker.ts";
 import type { RotatingFileCloseOptions } from "./rotating_file.ts";
@@ -131,8 +131,7 @@ export class KubeletRotatingFile {
   #stopCompressing = false;
   #errors: unknown[] = [];
   #onEvent: LogFileEventHandler | undefined;
-  /** When a failed rotation may be tried again (`performance.now()`). */
-  #retryAt = 0;
+  #gate = new RotationGate();
 
   private constructor(
     path: string,
@@ -175,15 +174,8 @@ export class KubeletRotatingFile {
       );
     }
     const maxSize = options.maxSize ?? Infinity;
-    if (!(maxSize > 0)) {
-      throw new RangeError(
-        `Invalid max-size ${maxSize}: must be at least 1 byte`,
-      );
-    }
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) {
-      Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
-    }
+    checkMaxSize(maxSize);
+    makeLogFolder(path);
     const rotated = takeStock(path);
     const file = openAppend(path);
     const opened = new KubeletRotatingFile(path, file, rotated, options);
@@ -230,10 +222,9 @@ export class KubeletRotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (
-      this.#size + this.#batch.length >= this.#maxSize &&
-      (this.#retryAt === 0 || performance.now() >= this.#retryAt)
-    ) this.#rotate();
+    if (this.#gate.due(this.#size + this.#batch.length, this.#maxSize)) {
+      this.#rotate();
+    }
     this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
@@ -293,7 +284,7 @@ export class KubeletRotatingFile {
       this.#postpone(error);
       return;
     }
-    this.#retryAt = 0;
+    this.#gate.rotated();
     this.#file.close();
     this.#file = file;
     this.#size = 0;
@@ -334,12 +325,7 @@ export class KubeletRotatingFile {
 
   /** A rotation that failed, with the file still current: try later. */
   #postpone(error: unknown): void {
-    this.#retryAt = performance.now() + ROTATION_RETRY_MS;
-    this.#trouble({
-      kind: "rotation-failed",
-      error,
-      retryMs: ROTATION_RETRY_MS,
-    });
+    this.#trouble(this.#gate.postpone(error));
   }
 
   #stopRotating(error: unknown): void {

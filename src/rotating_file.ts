@@ -7,6 +7,12 @@
 
 import { type BatchBuffers, WriteBatch } from "./_write_batch.ts";
 import { awaitCompressions } from "./_compressions.ts";
+import {
+  checkMaxSize,
+  makeLogFolder,
+  ROTATION_RETRY_MS,
+  RotationGate,
+} from "./_rotation_gate.ts";
 import type { LogFileEvent, LogFileEventHandler } from "./log_file_events.ts";
 
 export type { BatchBuffers, LogFileEvent, LogFileEventHandler };
@@ -68,12 +74,7 @@ export interface RotationOptions {
   onEvent?: LogFileEventHandler;
 }
 
-/**
- * How long a file whose rotation failed (no room or inode for the new file,
- * a rename refused) waits before it tries again, in ms; it grows past
- * max-size meanwhile.
- */
-export const ROTATION_RETRY_MS = 1000;
+export { ROTATION_RETRY_MS };
 
 /** A rotated file to compress: `NAME.index`, until it is gzipped. */
 interface Uncompressed {
@@ -164,8 +165,7 @@ export class RotatingFile {
   #kept = 0;
   #errors: unknown[] = [];
   #onEvent: LogFileEventHandler | undefined;
-  /** When a failed rotation may be tried again (`performance.now()`). */
-  #retryAt = 0;
+  #gate = new RotationGate();
 
   private constructor(
     path: string,
@@ -205,11 +205,7 @@ export class RotatingFile {
    */
   static open(path: string, options: RotationOptions = {}): RotatingFile {
     const maxSize = options.maxSize ?? Infinity;
-    if (!(maxSize > 0)) {
-      throw new RangeError(
-        `Invalid max-size ${maxSize}: must be at least 1 byte`,
-      );
-    }
+    checkMaxSize(maxSize);
     const maxFile = options.maxFile ?? 1;
     if (!Number.isInteger(maxFile) || maxFile < 1) {
       throw new RangeError(
@@ -221,10 +217,7 @@ export class RotatingFile {
         "Invalid compress: it needs max-size and a max-file of at least 2 (without them no file is rotated to compress)",
       );
     }
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) {
-      Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o750 });
-    }
+    makeLogFolder(path);
     const file = openAppend(path);
     removeLeftovers(path);
     const size = file.statSync().size;
@@ -253,10 +246,9 @@ export class RotatingFile {
    * @returns Index in the buffer to write the entry at.
    */
   reserve(maxLength: number): number {
-    if (
-      this.#size + this.#batch.length >= this.#maxSize &&
-      (this.#retryAt === 0 || performance.now() >= this.#retryAt)
-    ) this.#rotate();
+    if (this.#gate.due(this.#size + this.#batch.length, this.#maxSize)) {
+      this.#rotate();
+    }
     this.#size += this.#batch.makeRoom(this.#file, this.#size, maxLength);
     return this.#batch.length;
   }
@@ -310,7 +302,7 @@ export class RotatingFile {
       this.#postpone(error);
       return;
     }
-    this.#retryAt = 0;
+    this.#gate.rotated();
     this.#file.close();
     this.#file = next;
     this.#size = 0;
@@ -338,12 +330,7 @@ export class RotatingFile {
 
   /** A rotation that failed, the full file still current: try later. */
   #postpone(error: unknown): void {
-    this.#retryAt = performance.now() + ROTATION_RETRY_MS;
-    this.#trouble({
-      kind: "rotation-failed",
-      error,
-      retryMs: ROTATION_RETRY_MS,
-    });
+    this.#trouble(this.#gate.postpone(error));
   }
 
   /** Tells the handler, or keeps the error for close() without one. */
