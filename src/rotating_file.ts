@@ -135,7 +135,10 @@ export interface RotatingFileCloseOptions {
  *   compression is done);
  * - on open, what a writer that was killed left half done is deleted: a
  *   compression's `NAME.rotated-…` (a second link to its source, which stays
- *   uncompressed) and `NAME.compressing-…`, and a `NAME.rotating-…`.
+ *   uncompressed) and `NAME.compressing-…`, a `NAME.N` whose `NAME.N.gz` was
+ *   made (the same entries), and a `NAME.rotating-…`; a number left empty
+ *   between two shifts stays empty, and the files above it keep their place
+ *   (as moby's `rotate`, which renames every number it finds).
  *
  * Entries are batched in memory and written with one `write` call per
  * {@linkcode RotatingFile.flush}; an entry never spans two files.
@@ -159,8 +162,9 @@ export class RotatingFile {
   /** No more compressions begin (see {@linkcode RotatingFileCloseOptions}). */
   #stopCompressing = false;
   /**
-   * How many rotated files exist (`NAME.1` to `NAME.kept`), so that a
-   * rotation renames only those and not `max-file` names.
+   * The highest number of a rotated file (`NAME.kept`; some below it may
+   * be missing), so that a rotation renames only those and not `max-file`
+   * names.
    */
   #kept = 0;
   #errors: unknown[] = [];
@@ -182,12 +186,11 @@ export class RotatingFile {
     this.#retirer = options.retirer;
     this.#batch = new WriteBatch(options.buffers, options.onEvent);
     this.#onEvent = options.onEvent;
-    while (
-      this.#kept < this.#maxFile - 1 &&
-      (exists(`${path}.${this.#kept + 1}`) ||
-        exists(`${path}.${this.#kept + 1}.gz`))
-    ) {
-      this.#kept++;
+    // The highest number there, past any gap: a writer killed between two
+    // shifts leaves one empty number, and shifting only the files below it
+    // would rename the next ones over those above it.
+    for (let i = this.#maxFile - 1; i >= 1 && this.#kept === 0; i--) {
+      if (exists(`${path}.${i}`) || exists(`${path}.${i}.gz`)) this.#kept = i;
     }
   }
 
@@ -316,9 +319,17 @@ export class RotatingFile {
     const name = this.path;
     if (this.#compress) this.#shiftCompressed();
     else {
+      // `.gz` files too, which an earlier run with compress left: moby's
+      // rotate() leaves them behind, to be shadowed by the plain files
+      // shifted onto their numbers.
       for (let i = Math.min(this.#kept, this.#maxFile - 1); i >= 1; i--) {
-        if (i === this.#maxFile - 1) this.#discard(`${name}.${i}`);
-        else renameIfExists(`${name}.${i}`, `${name}.${i + 1}`);
+        for (const suffix of ["", ".gz"]) {
+          if (i === this.#maxFile - 1) this.#discard(`${name}.${i}${suffix}`);
+          else {renameIfExists(
+              `${name}.${i}${suffix}`,
+              `${name}.${i + 1}${suffix}`,
+            );}
+        }
       }
     }
     this.#kept = Math.min(this.#kept + 1, this.#maxFile - 1);
@@ -481,20 +492,26 @@ export class RotatingFile {
  * Deletes what a writer of `path` that was killed left half done: a
  * compression's private link to its source (`NAME.rotated-…`), which would
  * keep a discarded file's bytes on disk, and its unfinished output
- * (`NAME.compressing-…`), whose rotated file stays, uncompressed; and the
- * new file of a `maxFile` 1 rotation not yet in place (`NAME.rotating-…`,
- * empty or nearly).
+ * (`NAME.compressing-…`), whose rotated file stays, uncompressed; a rotated
+ * file whose compression was put in place (`NAME.N.gz`, complete: it is
+ * renamed there only once written) but not yet deleted (`NAME.N`); and the
+ * new file of a rotation not yet in place (`NAME.rotating-…`, empty or
+ * nearly).
  */
 function removeLeftovers(path: string): void {
   const dir = folderOf(path);
   const name = path.slice(path.lastIndexOf("/") + 1);
-  for (const entry of namesIn(dir)) {
+  const names = new Set(namesIn(dir));
+  const inDir = (entry: string) => `${dir === "/" ? "" : dir}/${entry}`;
+  for (const entry of names) {
     if (
       entry.startsWith(`${name}.rotated-`) ||
       entry.startsWith(`${name}.compressing-`) ||
-      entry.startsWith(`${name}.rotating-`)
+      entry.startsWith(`${name}.rotating-`) ||
+      (/^\.\d+$/.test(entry.slice(name.length)) &&
+        entry.startsWith(name) && names.has(`${entry}.gz`))
     ) {
-      removeIfExists(`${dir === "/" ? "" : dir}/${entry}`);
+      removeIfExists(inDir(entry));
     }
   }
 }

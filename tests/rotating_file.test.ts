@@ -598,3 +598,53 @@ Deno.test("RotatingFile.open() on a file that ends inside a line (a writer kille
       '{"log":"whole\\n"}\n{"log":"cu\n' + next.join(""),
     );
   }));
+
+Deno.test("RotatingFile: a number left empty by a writer killed between two shifts loses no file above it", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
+    const path = `${dir}/c.log`;
+    // What a SIGKILL after "NAME.2 -> NAME.3" and before "NAME.1 -> NAME.2"
+    // leaves: NAME.2 empty, NAME.3 and NAME.4 above it.
+    Deno.writeTextFileSync(`${path}.4`, "oldest\n");
+    Deno.writeTextFileSync(`${path}.3`, "older\n");
+    Deno.writeTextFileSync(`${path}.1`, "newer\n");
+    Deno.writeTextFileSync(path, "current file\n");
+    const file = RotatingFile.open(path, { maxSize: 10, maxFile: 10 });
+    const written = writeEntries(file, 0, 3, (i) => `new entry ${i}\n`);
+    await file.close();
+    const kept = listDir(dir).filter((n) => n.startsWith("c.log"))
+      .map((n) => Deno.readTextFileSync(`${dir}/${n}`)).sort();
+    assert.deepEqual(
+      kept,
+      ["oldest\n", "older\n", "newer\n", "current file\n", ...written].sort(),
+    );
+    // The numbers keep rotation order: the oldest file has the highest.
+    assert.equal(Deno.readTextFileSync(`${path}.7`), "oldest\n");
+    assert.equal(Deno.readTextFileSync(`${path}.6`), "older\n");
+  }));
+
+Deno.test("RotatingFile.open deletes NAME.N when a killed writer had put NAME.N.gz in place", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
+    const path = `${dir}/c.log`;
+    const gz = new Uint8Array(
+      await new Response(
+        new Blob(["rotated\n"]).stream().pipeThrough(
+          new CompressionStream("gzip"),
+        ),
+      ).arrayBuffer(),
+    );
+    Deno.writeFileSync(`${path}.1.gz`, gz);
+    Deno.writeTextFileSync(`${path}.1`, "rotated\n");
+    Deno.writeTextFileSync(`${path}.2`, "older, never compressed\n");
+    const file = RotatingFile.open(path, { maxSize: 10, maxFile: 5 });
+    assert.deepEqual(listDir(dir), ["c.log", "c.log.1.gz", "c.log.2"]);
+    writeEntries(file, 0, 1, (i) => `new entry ${i}\n`);
+    writeEntries(file, 1, 1, (i) => `new entry ${i}\n`);
+    await file.close();
+    assert.deepEqual(listDir(dir), [
+      "c.log",
+      "c.log.1",
+      "c.log.2.gz",
+      "c.log.3",
+    ]);
+    assert.equal(await gunzip(Deno.readFileSync(`${path}.2.gz`)), "rotated\n");
+  }));
