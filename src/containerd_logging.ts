@@ -9,10 +9,16 @@ import { loadDriverConfig } from "./driver_config.ts";
 import { promoteStartupHeap } from "./heap.ts";
 import { copyStreams } from "./logger.ts";
 import { exists, folderOf, removeIfExists } from "./_files.ts";
-import { type LogLock, logLockPath, tryHoldLogLock } from "./log_lock.ts";
+import {
+  LOCK_WAIT_MS,
+  type LogLock,
+  logLockPath,
+  tryHoldLogLock,
+} from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
 import { PipeReader } from "./pipe_reader.ts";
 import { prepareSink } from "./sinks.ts";
+import { PARENT_PID_ENV } from "./driver_command.ts";
 import { type WriteEventReporter, writeEventReporter } from "./write_report.ts";
 
 /** Where the protocol's file descriptors are found, and other knobs. */
@@ -68,7 +74,10 @@ export interface LoggingDriverOptions {
  * follower knows when to stop.
  *
  * Any error before step 3 is reported and returns 1 without signalling
- * ready, so that a shim can refuse to start the container.
+ * ready, so that a shim can refuse to start the container; so does the
+ * death of its parent (checked every 100 ms until ready): nobody is left to
+ * read the ready byte, and a pipe whose writers died with it would keep the
+ * driver waiting for ever.
  *
  * Needs `--allow-read=/dev/fd/3,/dev/fd/4,LOGDIR`,
  * `--allow-write=/dev/fd/5,LOGDIR` and
@@ -97,7 +106,7 @@ export async function runLoggingDriver(
   let termAt: number | undefined;
   const onTerm = () => {
     termAt ??= performance.now();
-    if (!ready) early.abort();
+    if (!ready) early.abort("Stopped by SIGTERM");
     else {
       timer ??= setTimeout(() => stop.abort(), options.drainMs ?? 2000);
       abandonTimer ??= setTimeout(
@@ -112,6 +121,15 @@ export async function runLoggingDriver(
   const onInt = () => {};
   options.signal?.addEventListener("abort", onTerm, { once: true });
   Deno.addSignalListener("SIGTERM", onTerm);
+  // Before ready, a driver whose parent died (a shim killed while it
+  // started) has nobody to signal, and a reopen of a pipe whose writers
+  // died with it would wait for ever: it stops at once instead.
+  const parent = expectedParent(options.env ?? Deno.env);
+  const orphanWatch = setInterval(() => {
+    if (Deno.ppid !== parent) {
+      early.abort(`The driver's parent (pid ${parent}) exited`);
+    }
+  }, ORPHAN_CHECK_MS);
   for (const signal of IGNORED_SIGNALS) Deno.addSignalListener(signal, onInt);
   const open: (Deno.FsFile | PipeReader)[] = [];
   let lock: LogLock | undefined;
@@ -160,6 +178,7 @@ export async function runLoggingDriver(
       opened = prepared.open({ retirer, onEvent: reporter.onEvent });
       retirer.start();
       ready = true;
+      clearInterval(orphanWatch);
     } catch (error) {
       report(`shimlog driver: ${describe(error)}${permissionHint(error)}`);
       readyPipe?.close();
@@ -197,6 +216,7 @@ export async function runLoggingDriver(
       return 1;
     }
   } finally {
+    clearInterval(orphanWatch);
     reporter?.finish(); // the drops the paced lines left unsaid
     lock?.release(); // after the sink's close: everything is on disk
     // Followers see the end, read what was retired for them, and let go.
@@ -239,8 +259,26 @@ const FOLLOWERS_WAIT_MS = 5000;
  */
 const EXIT_WITHIN_MS = 11_000;
 
-/** See {@linkcode LoggingDriverOptions.lockWaitMs}. */
-const LOCK_WAIT_MS = 12_000;
+/** How often a driver not yet ready checks that its parent lives, in ms. */
+const ORPHAN_CHECK_MS = 100;
+
+/**
+ * The driver's parent: the pid a shim put in {@linkcode PARENT_PID_ENV}
+ * (when it may be read), or the parent now.
+ */
+function expectedParent(
+  env: { get(name: string): string | undefined },
+): number {
+  try {
+    const value = env.get(PARENT_PID_ENV);
+    if (value !== undefined && /^[1-9]\d{0,9}$/.test(value)) {
+      return Number(value);
+    }
+  } catch {
+    // Not granted: containerd sets no such variable.
+  }
+  return Deno.ppid;
+}
 
 /**
  * Makes the log's folder (mode 0750) and takes the writer's lock on the log
@@ -317,7 +355,7 @@ async function untilStopped<T>(
 ): Promise<T> {
   const stopped = new Promise<never>((_, reject) => {
     const fail = () =>
-      reject(new Error(`Stopped by SIGTERM while ${what}, before ready`));
+      reject(new Error(`${signal.reason} while ${what}, before ready`));
     if (signal.aborted) fail();
     signal.addEventListener("abort", fail, { once: true });
   });

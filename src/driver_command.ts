@@ -8,8 +8,22 @@
 
 import { libcCandidates } from "./libc_path.ts";
 
+/**
+ * The variable in which a shim gives its driver its own pid: the driver's
+ * parent, which may die while Deno starts, before the driver could read its
+ * parent's pid itself (see `runLoggingDriver`). containerd sets no such
+ * variable.
+ */
+export const PARENT_PID_ENV = "SHIMLOG_PARENT_PID";
+
 /** Options of {@linkcode driverRunArgs}. */
 export interface DriverRunOptions {
+  /**
+   * Grant reading {@linkcode PARENT_PID_ENV} as well, for a shim that sets
+   * it.
+   * @default {false}
+   */
+  parentPid?: boolean;
   /**
    * Grant `--allow-ffi` for the C library (fast pipe reads). Without it the
    * driver keeps Deno's sandbox whole and reads through Deno's async I/O.
@@ -65,7 +79,9 @@ export function driverRunArgs(
     "--v8-flags=--max-semi-space-size=1,--expose-gc",
     `--allow-read=${["/dev/fd/3", "/dev/fd/4", ...dirs].join(",")}`,
     `--allow-write=${["/dev/fd/5", ...dirs].join(",")}`,
-    "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+    `--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE${
+      options.parentPid ? `,${PARENT_PID_ENV}` : ""
+    }`,
     ...ffi,
     driverPath,
   ];

@@ -10,6 +10,14 @@
  */
 
 /**
+ * How long a driver waits for another writer's lock on its log, in ms (see
+ * `LoggingDriverOptions.lockWaitMs`): a driver of the same container's last
+ * run finishes within 11 s of its SIGTERM. A shim waits longer than this
+ * for the ready byte, so that the driver's own reason is what it shows.
+ */
+export const LOCK_WAIT_MS = 12_000;
+
+/**
  * The marker's path for a log file.
  *
  * @param logPath The log file's path.

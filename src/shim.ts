@@ -14,10 +14,15 @@
 import { dirname } from "node:path";
 import { FifoEnd, makeFifos } from "./fifo.ts";
 import { logConfigPath } from "./log_paths.ts";
+import { LOCK_WAIT_MS } from "./log_lock.ts";
 import { DEFAULT_PATH, lookPath } from "./path_lookup.ts";
 import { validateIdentifier } from "./identifiers.ts";
 import { logPathFor } from "./sinks.ts";
-import { driverRunArgs, withRealPaths } from "./driver_command.ts";
+import {
+  driverRunArgs,
+  PARENT_PID_ENV,
+  withRealPaths,
+} from "./driver_command.ts";
 import { DEFAULT_WINDOW_SIZE, PseudoTerminal, type WindowSize } from "./pty.ts";
 import {
   InputReader,
@@ -99,9 +104,11 @@ export interface ShimOptions {
    */
   windowSize?: WindowSize;
   /**
-   * How long the driver may take to signal ready, in milliseconds.
+   * How long the driver may take to signal ready, in milliseconds: longer
+   * than the driver waits for another writer's lock on the log (12 s), so
+   * that the driver's own reason is what the shim shows.
    *
-   * @default {10000}
+   * @default {15000}
    */
   readyTimeout?: number;
   /**
@@ -414,7 +421,7 @@ function checkOptions(options: ShimOptions): Config {
     tty: options.tty ?? false,
     interactive: options.interactive ?? false,
     windowSize: options.windowSize ?? null,
-    readyTimeout: options.readyTimeout ?? 10_000,
+    readyTimeout: options.readyTimeout ?? LOCK_WAIT_MS + 3000,
     killTimeout: options.killTimeout ?? 12_000,
     driverPath: options.driverPath ?? new URL("../driver.ts", import.meta.url),
     appPath: options.appPath ?? new URL("../app.ts", import.meta.url),
@@ -700,6 +707,8 @@ function startDriver(
   const env: Record<string, string> = {
     CONTAINER_ID: config.id,
     CONTAINER_NAMESPACE: config.namespace,
+    // The driver stops before ready if its parent, this shim, dies.
+    [PARENT_PID_ENV]: String(Deno.pid),
   };
   for (const name of DRIVER_ENV_PASSTHROUGH) {
     const value = Deno.env.get(name);
@@ -715,7 +724,9 @@ function startDriver(
       fifos.err,
       fifos.ready,
       Deno.execPath(),
-      ...driverRunArgs(toPath(config.driverPath), withRealPaths(dirs)),
+      ...driverRunArgs(toPath(config.driverPath), withRealPaths(dirs), {
+        parentPid: true,
+      }),
       "data-root",
       config.dataRoot!,
     ],

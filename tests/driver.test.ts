@@ -691,3 +691,75 @@ Deno.test("driver.ts with a data root outside its permissions says how to grant 
     await Deno.remove(other, { recursive: true });
   }
 });
+
+Deno.test("driver.ts whose parent dies before ready, the writers of its pipe gone with it, exits instead of waiting for ever", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "shimlog-orphan-" });
+  let pid = 0;
+  try {
+    const fifo = `${dir}/out`;
+    await makeFifos([fifo]);
+    // The parent opens the FIFO's write end and names itself, as the shim
+    // does, then is SIGKILLed while Deno starts: the driver reopens
+    // /dev/fd/3 when no writer is left.
+    const parent = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `export SHIMLOG_PARENT_PID=$$
+        "$@" 3<"${fifo}" 4< <(sleep 10) 5> >(cat >/dev/null) 2>"${dir}/stderr" &
+        echo $! >"${dir}/pid"
+        exec 7>"${fifo}"
+        kill -9 $$`,
+        "bash",
+        Deno.execPath(),
+        "run",
+        "--no-prompt",
+        "--no-config",
+        `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
+        `--allow-write=/dev/fd/5,${dir}`,
+        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE,SHIMLOG_PARENT_PID",
+        new URL("../driver.ts", import.meta.url).pathname,
+        "log-path",
+        `${dir}/c.log`,
+      ],
+      clearEnv: true,
+      env: {
+        CONTAINER_ID: "c1",
+        CONTAINER_NAMESPACE: "default",
+        ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
+        ...(Deno.env.get("DENO_DIR")
+          ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
+          : {}),
+      },
+    });
+    const status = await parent.spawn().status;
+    assert.equal(status.signal, "SIGKILL");
+    pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    const alive = () => {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        return !/^\d+ \(.*\) Z/.test(stat); // a zombie has exited
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(alive(), false, "the driver still runs 10 s later");
+    const stderr = await Deno.readTextFile(`${dir}/stderr`);
+    assert.match(
+      stderr,
+      /^shimlog driver: The driver's parent \(pid \d+\) exited while opening fd 3, before ready/,
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["out", "pid", "stderr"],
+      "no log made",
+    );
+  } finally {
+    try {
+      if (pid > 0) Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+    await Deno.remove(dir, { recursive: true });
+  }
+});

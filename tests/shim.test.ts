@@ -522,7 +522,7 @@ Deno.test("runShim() gives the driver only the container's variables, Deno's, an
         "--v8-flags=--max-semi-space-size=1,--expose-gc",
         `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
         `--allow-write=/dev/fd/5,${dir}`,
-        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
+        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE,SHIMLOG_PARENT_PID",
         `--allow-ffi=${libcCandidates().join(",")}`,
         new URL("../driver.ts", import.meta.url).pathname,
         "data-root",
@@ -530,9 +530,13 @@ Deno.test("runShim() gives the driver only the container's variables, Deno's, an
       ]);
       assert.equal(driver.env.CONTAINER_ID, "env");
       assert.equal(driver.env.CONTAINER_NAMESPACE, "ns2");
+      // The shim (this process) names itself, so that a driver it leaves
+      // behind stops before ready.
+      assert.equal(driver.env.SHIMLOG_PARENT_PID, String(Deno.pid));
       const allowed = [
         "CONTAINER_ID",
         "CONTAINER_NAMESPACE",
+        "SHIMLOG_PARENT_PID",
         "HOME",
         "DENO_DIR",
         "XDG_CACHE_HOME",
