@@ -180,12 +180,10 @@ export class TailCounter {
       open.start = at;
       open.time = entry.time;
     }
+    // An entry before `since` does not end the count: times can go back
+    // through a log (a run whose clock was behind the last one's appends to
+    // it), and a forward read prints the later lines before it.
     if (
-      this.#since !== undefined && compareTimes(entry.time, this.#since) < 0
-    ) {
-      // Everything before is older still (times grow through a log).
-      this.end();
-    } else if (
       (isEnd || open === undefined) && this.#accepted.length >= this.#n &&
       this.#settled()
     ) {

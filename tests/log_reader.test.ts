@@ -203,6 +203,29 @@ Deno.test("readLogs() with since and until keeps lines in [since, until) to the 
   });
 });
 
+Deno.test("readLogs() with since and tail counts lines after an older one, when a run whose clock was behind appended to the log", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/c-json.log`;
+    // A first run stamped its lines far ahead; the next, right, appended.
+    await Deno.writeTextFile(
+      path,
+      [
+        jsonLine("ahead-1\n", "stdout", { sec: T0 + 100, nsec: 0 }),
+        jsonLine("ahead-2\n", "stdout", { sec: T0 + 101, nsec: 0 }),
+        jsonLine("now-1\n", "stdout", { sec: T0, nsec: 0 }),
+        jsonLine("now-2\n", "stderr", { sec: T0 + 1, nsec: 0 }),
+      ].join(""),
+    );
+    const since = { sec: T0 + 50, nsec: 0 };
+    const forward = (await read(path, { since })).text;
+    assert.deepEqual(forward, ["stdout:ahead-1\n", "stdout:ahead-2\n"]);
+    assert.deepEqual((await read(path, { since, tail: 5 })).text, forward);
+    assert.deepEqual((await read(path, { since, tail: 1 })).text, [
+      "stdout:ahead-2\n",
+    ]);
+  });
+});
+
 Deno.test("readLogs() with since skips compressed files whose gzip header ends before it, without decompressing them", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/c-json.log`;
