@@ -127,6 +127,80 @@ export async function lookPath(
   return { status: "not-found" };
 }
 
+/**
+ * Why the kernel would refuse to run a file that {@linkcode lookPath}
+ * found, as bash tells before it runs it (126): an ELF file for another
+ * machine or cut short ("Exec format error"), or a file that is neither ELF
+ * nor a `#!` script and has a NUL byte in its first line within 80 bytes
+ * ("cannot execute binary file", bash's `check_binary_file`). Any other
+ * file is a shell script to a shell, and to `execvp`, and runs as one.
+ * Without it, `execvp` runs such a file with `/bin/sh`, which fails inside
+ * the log with 127.
+ *
+ * Needs read permission for the file, and for the Deno executable to
+ * compare an ELF file's machine with; without them nothing is found wrong.
+ *
+ * @param path The file.
+ * @returns The reason, or `null` when the file looks runnable.
+ */
+export async function execFormatProblem(path: string): Promise<string | null> {
+  const head = await readHead(path, 80);
+  if (head === null) return null;
+  if (startsWith(head, ELF_MAGIC)) {
+    if (head.length < 20) return "Exec format error";
+    const host = await readHead(Deno.execPath(), 20);
+    if (host === null || !startsWith(host, ELF_MAGIC) || host.length < 20) {
+      return null;
+    }
+    const machine = (h: Uint8Array) => h[18] | (h[19] << 8);
+    const i386OnX8664 = machine(host) === 62 && machine(head) === 3;
+    if (
+      head[5] !== host[5] ||
+      (machine(head) !== machine(host) && !i386OnX8664)
+    ) {
+      return "Exec format error";
+    }
+    return null;
+  }
+  if (head[0] === 0x23 && head[1] === 0x21) return null; // #!
+  const newline = head.indexOf(0x0a);
+  const firstLine = newline === -1 ? head : head.subarray(0, newline);
+  return firstLine.includes(0) ? "cannot execute binary file" : null;
+}
+
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
+  return prefix.every((b, i) => bytes[i] === b);
+}
+
+/** Up to `size` first bytes of a file, or `null` if it cannot be read. */
+async function readHead(
+  path: string,
+  size: number,
+): Promise<Uint8Array | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return null;
+  }
+  try {
+    const buffer = new Uint8Array(size);
+    let n = 0;
+    while (n < size) {
+      const got = await file.read(buffer.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return buffer.subarray(0, n);
+  } catch {
+    return null;
+  } finally {
+    file.close();
+  }
+}
+
 function isExecutable(info: Deno.FileInfo): boolean {
   return info.mode === null || (info.mode & 0o111) !== 0;
 }

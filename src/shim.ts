@@ -15,7 +15,7 @@ import { dirname } from "node:path";
 import { FifoEnd, makeFifos } from "./fifo.ts";
 import { logConfigPath } from "./log_paths.ts";
 import { LOCK_WAIT_MS } from "./log_lock.ts";
-import { DEFAULT_PATH, lookPath } from "./path_lookup.ts";
+import { DEFAULT_PATH, execFormatProblem, lookPath } from "./path_lookup.ts";
 import { validateIdentifier } from "./identifiers.ts";
 import { logPathFor } from "./sinks.ts";
 import {
@@ -286,6 +286,15 @@ export async function runShim(options: ShimOptions): Promise<number> {
           `shimlog: ${JSON.stringify(name)}: cannot run ${
             JSON.stringify(found.path)
           }: ${found.reason}`,
+        );
+        return 126;
+      }
+      const problem = await execFormatProblem(found.path);
+      if (problem !== null) {
+        await out.say(
+          `shimlog: ${JSON.stringify(name)}: cannot run ${
+            JSON.stringify(found.path)
+          }: ${problem}`,
         );
         return 126;
       }

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { DEFAULT_PATH, lookPath } from "../src/path_lookup.ts";
+import {
+  DEFAULT_PATH,
+  execFormatProblem,
+  lookPath,
+} from "../src/path_lookup.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "shimlog-path-test-" });
@@ -98,4 +102,34 @@ Deno.test("lookPath() searches the containers' default PATH when given none", as
 
 Deno.test("lookPath() refuses an empty command with a RangeError", async () => {
   await assert.rejects(lookPath(""), RangeError);
+});
+
+Deno.test("execFormatProblem() passes this machine's ELF files and scripts, and names what the kernel would refuse", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal(await execFormatProblem(Deno.execPath()), null);
+    assert.equal(await execFormatProblem("/bin/sh"), null);
+    const header = new Uint8Array(64);
+    header.set((await Deno.readFile("/bin/sh")).subarray(0, 64));
+    header[18] = 183; // EM_AARCH64 (EM_X86_64 on an AArch64 machine)
+    header[19] = 0;
+    if ((await Deno.readFile("/bin/sh"))[18] === 183) header[18] = 62;
+    await Deno.writeFile(`${dir}/other-machine`, header);
+    assert.equal(
+      await execFormatProblem(`${dir}/other-machine`),
+      "Exec format error",
+    );
+    await Deno.writeTextFile(`${dir}/script`, "#!/bin/sh\n\0\n");
+    assert.equal(await execFormatProblem(`${dir}/script`), null);
+    await Deno.writeTextFile(`${dir}/text`, "echo no shebang\n");
+    assert.equal(await execFormatProblem(`${dir}/text`), null);
+    await Deno.writeFile(`${dir}/data`, new Uint8Array([0x41, 0, 0x0a]));
+    assert.equal(
+      await execFormatProblem(`${dir}/data`),
+      "cannot execute binary file",
+    );
+    // A NUL only after the first line: bash runs it as a script.
+    await Deno.writeFile(`${dir}/late-nul`, new Uint8Array([0x41, 0x0a, 0]));
+    assert.equal(await execFormatProblem(`${dir}/late-nul`), null);
+    assert.equal(await execFormatProblem(`${dir}/missing`), null);
+  });
 });

@@ -449,6 +449,46 @@ Deno.test("runShim() exits 126 for a file it cannot execute, starting nothing", 
   });
 });
 
+Deno.test("runShim() exits 126 for a binary the kernel cannot run, as a shell, where execvp would hand it to /bin/sh", async () => {
+  await withTempDir(async (dir) => {
+    const cases: [string, Uint8Array, string][] = [
+      [
+        "cut-elf",
+        new TextEncoder().encode("\x7fELF garbage"),
+        "Exec format error",
+      ],
+      [
+        "binary",
+        new Uint8Array([0x01, 0x00, 0x02, 0x0a]),
+        "cannot execute binary file",
+      ],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      await Deno.writeFile(`${dir}/${name}`, bytes, { mode: 0o755 });
+      await Deno.chmod(`${dir}/${name}`, 0o755);
+      const { code, stderr } = await shim({
+        id: name,
+        dataRoot: `${dir}/root`,
+        command: [`${dir}/${name}`],
+      });
+      assert.equal(code, 126, stderr);
+      assert.match(stderr, new RegExp(`: ${reason}\n$`));
+    }
+    assert.equal(await exists(`${dir}/root`), false, "no driver, no log");
+    // A text file without #! is a shell script, to a shell and to execvp.
+    await Deno.writeTextFile(`${dir}/plain`, "echo plain script\n", {
+      mode: 0o755,
+    });
+    await Deno.chmod(`${dir}/plain`, 0o755);
+    const plain = await shim({
+      id: "plain",
+      dataRoot: `${dir}/root`,
+      command: [`${dir}/plain`],
+    });
+    assert.equal(plain.code, 0, plain.stderr);
+  });
+});
+
 Deno.test("runShim() looks the command up on the PATH given with -e", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/bin`);
