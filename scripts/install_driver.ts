@@ -300,6 +300,16 @@ async function main(args: string[]): Promise<void> {
       console.log(USAGE);
       return;
     }
+    for (const option of ["allow-dir", "deno-dir", "deno"] as const) {
+      const given = values[option];
+      for (const value of Array.isArray(given) ? given : [given]) {
+        if (value === "") {
+          throw new TypeError(
+            `Invalid --${option} "": give a path (an empty one would mean the current folder)`,
+          );
+        }
+      }
+    }
     if (positionals.length !== 1) {
       throw new TypeError(
         positionals.length === 0

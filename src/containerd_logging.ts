@@ -291,6 +291,11 @@ async function lockLog(
   waitMs: number,
 ): Promise<LogLock> {
   let lock: LogLock | undefined;
+  if (await isFolder(path)) {
+    throw new Error(
+      `Cannot open log file "${path}": it is a folder (log-path names the file to write)`,
+    );
+  }
   try {
     await Deno.mkdir(folderOf(path), { recursive: true, mode: 0o750 });
     lock = await tryHoldLogLock(path);
@@ -321,6 +326,15 @@ async function lockLog(
     lock = await tryHoldLogLock(path);
   }
   return lock;
+}
+
+/** Whether `path` is a folder; false when it cannot be looked at. */
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -435,6 +449,9 @@ function permissionHint(error: unknown): string {
   }
   if (!(e instanceof Deno.errors.NotCapable) || /\/dev\/fd\//.test(e.message)) {
     return "";
+  }
+  if (/Requires env access/.test(e.message)) {
+    return " (run the driver with --allow-env=CONTAINER_ID,CONTAINER_NAMESPACE)";
   }
   return " (the driver may read and write only the folders its --allow-read and --allow-write name: add this one, for the containerd wrapper with scripts/install_driver.ts --allow-dir DIR)";
 }

@@ -763,3 +763,38 @@ Deno.test("driver.ts whose parent dies before ready, the writers of its pipe gon
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("driver.ts with a log-path that is a folder says so, before ready, and makes no file", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = await startDriver(root, ["log-path", root]);
+    const { code, stderr, ready } = await d.finish();
+    assert.equal(code, 1);
+    assert.equal(ready.length, 0);
+    assert.equal(
+      stderr.trim(),
+      `shimlog driver: Cannot open log file "${root}": it is a folder (log-path names the file to write)`,
+    );
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("runLoggingDriver() without --allow-env for the container's variables says which flag to add, not which folder", async () => {
+  const messages: string[] = [];
+  const code = await runLoggingDriver(["log-path", "/nonexistent/x.log"], {
+    env: {
+      get(name: string): string | undefined {
+        throw new Deno.errors.NotCapable(
+          `Requires env access to "${name}", run again with the --allow-env flag`,
+        );
+      },
+    },
+    report: (message) => messages.push(message),
+  });
+  assert.equal(code, 1);
+  assert.deepEqual(messages, [
+    'shimlog driver: Requires env access to "CONTAINER_ID", run again with the --allow-env flag (run the driver with --allow-env=CONTAINER_ID,CONTAINER_NAMESPACE)',
+  ]);
+});

@@ -239,6 +239,11 @@ Deno.test("install_driver.ts refuses bad flags with exit code 2 and no stack tra
         ["/tmp/x", "--allow-dir", "/a,b"],
         'Cannot use directory "/a,b": contains a comma',
       ],
+      [
+        ["/tmp/x", "--allow-dir", "/a", "--allow-dir", ""],
+        'Invalid --allow-dir "": give a path',
+      ],
+      [["/tmp/x", "--deno", ""], 'Invalid --deno "": give a path'],
     ]
   ) {
     const { code, stdout, stderr } = await installCli(args as string[]);
