@@ -14,11 +14,13 @@ import {
 } from "./clock.ts";
 import {
   decodeOrRecover,
+  detectLogFormat,
   type LogEntry,
   LogLineDecoder,
   type StreamName,
 } from "./log_entry.ts";
 import { gunzipRecovering } from "./log_files.ts";
+import { type CriRecord, decodeCriLine } from "./cri.ts";
 import { gzipExtra } from "./gzip.ts";
 import {
   type KeptFile,
@@ -202,6 +204,10 @@ class LogReader {
   #followerLock: LogLock | undefined;
   #lockRetry = 0;
   #damage = { count: 0, bytes: 0 };
+  /** The long CRI record being read in pieces (see `#longEntry`). */
+  #longRecord: CriRecord | undefined;
+  /** Bytes of a long line that is not a CRI record, so far. */
+  #longBytes = 0;
   #brokenGzip = new Set<string>();
   #stopped = false;
   #onAbort = () => {
@@ -492,15 +498,53 @@ class LogReader {
       }
       if (entry === undefined) return;
       this.#accept(entry, { file: file.id, offset: offset + skipped }, batch);
-    }, (offset, length) => {
-      this.#noteDamage(
-        file,
-        offset,
-        length,
-        `a line longer than ${MAX_LINE} bytes`,
-      );
+    }, (piece, offset, part) => {
+      const entry = this.#longEntry(piece, part);
+      if (entry !== undefined) {
+        this.#accept(entry, { file: file.id, offset }, batch);
+      } else if (part === "last") {
+        this.#noteDamage(
+          file,
+          offset,
+          this.#longBytes,
+          `a line longer than ${MAX_LINE} bytes that is not a CRI record`,
+        );
+      }
     });
     return batch;
+  }
+
+  /**
+   * An entry for a piece of a line longer than {@linkcode MAX_LINE}: CRI
+   * records can be that long (`max-line-size` 0 or over 8 MiB), and each
+   * piece becomes a partial entry of the record's stream and time; the
+   * last one ends as the record does (`F`: the line's end, `P`: partial).
+   * Anything else so long is damage: `undefined`, its bytes counted.
+   */
+  #longEntry(piece: Uint8Array, part: LongPiece): LogEntry | undefined {
+    if (part === "first") {
+      this.#longRecord = undefined;
+      this.#longBytes = 0;
+      if (detectLogFormat(piece) === "cri") {
+        try {
+          const record = decodeCriLine(piece);
+          this.#longRecord = record;
+          return longPiece(record, record.content, true);
+        } catch {
+          // damage, counted below
+        }
+      }
+    }
+    const record = this.#longRecord;
+    if (record === undefined) {
+      this.#longBytes += piece.length;
+      return undefined;
+    }
+    if (part !== "last") return longPiece(record, piece, true);
+    this.#longRecord = undefined;
+    return record.partial
+      ? longPiece(record, piece.subarray(0, piece.length - 1), true)
+      : longPiece(record, piece, false);
   }
 
   #accept(entry: LogEntry, at: LogPosition, batch: LogEntry[]): void {
@@ -529,6 +573,15 @@ class LogReader {
   }
 }
 
+/** An entry of a piece of a long CRI record, with the record's time. */
+function longPiece(
+  record: CriRecord,
+  bytes: Uint8Array,
+  partial: boolean,
+): LogEntry {
+  return { time: record.time, stream: record.stream, bytes, partial };
+}
+
 /** All the chunks' bytes, in one array. */
 async function collect(
   chunks: AsyncIterable<Uint8Array>,
@@ -549,15 +602,24 @@ async function collect(
 }
 
 /**
+ * Which part of a line longer than {@linkcode MAX_LINE} a piece is: its
+ * first {@linkcode MAX_LINE} bytes or more, more of it, or the rest up to
+ * and with its `\n`.
+ */
+type LongPiece = "first" | "more" | "last";
+
+/**
  * Cuts chunks of a file into lines, each with its `\n` and its offset,
  * keeping an unfinished line for the next chunk. A line longer than
- * {@linkcode MAX_LINE} is dropped as damage.
+ * {@linkcode MAX_LINE} is given out in pieces as it comes (the offset of
+ * each is the line's), so that memory stays bounded.
  */
 class LineSplitter {
   /** Offset of the first byte not yet given out as part of a line. */
   offset: number;
   #carry: Uint8Array = new Uint8Array(0);
-  #dropping = 0;
+  /** Offset of the long line being given out in pieces, or -1. */
+  #long = -1;
 
   constructor(offset: number) {
     this.offset = offset;
@@ -566,19 +628,19 @@ class LineSplitter {
   push(
     chunk: Uint8Array,
     onLine: (line: Uint8Array, offset: number) => void,
-    onTooLong: (offset: number, length: number) => void,
+    onLong: (piece: Uint8Array, offset: number, part: LongPiece) => void,
   ): void {
     let data = chunk;
     let base = this.offset;
-    if (this.#dropping > 0) {
+    if (this.#long >= 0) {
       const nl = chunk.indexOf(0x0a);
       if (nl === -1) {
-        this.#dropping += chunk.length;
+        onLong(chunk, this.#long, "more");
         this.offset += chunk.length;
         return;
       }
-      onTooLong(this.offset - this.#dropping, this.#dropping + nl + 1);
-      this.#dropping = 0;
+      onLong(chunk.subarray(0, nl + 1), this.#long, "last");
+      this.#long = -1;
       data = chunk.subarray(nl + 1);
       this.offset += nl + 1;
       base = this.offset;
@@ -597,14 +659,15 @@ class LineSplitter {
     this.offset = base + start;
     this.#carry = data.subarray(start);
     if (this.#carry.length > MAX_LINE) {
-      this.#dropping = this.#carry.length;
+      this.#long = this.offset;
+      onLong(this.#carry, this.#long, "first");
       this.offset += this.#carry.length;
       this.#carry = new Uint8Array(0);
     }
   }
 
-  /** Bytes of an unfinished line held. */
+  /** Bytes of an unfinished line held (not those given out in pieces). */
   rest(): number {
-    return this.#carry.length + this.#dropping;
+    return this.#carry.length;
   }
 }

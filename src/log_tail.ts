@@ -55,10 +55,16 @@ export type ReadAt = (
   size: number,
 ) => Uint8Array | Promise<Uint8Array>;
 
+/** Bytes of a line longer than {@linkcode MAX_LINE} that give its head. */
+export const LONG_LINE_HEAD = 4096;
+
 /**
  * The complete lines of `[0, end)`, last first, each with its `\n` and its
  * offset. Bytes after the last `\n` (a line being written) are left out. A
- * line longer than {@linkcode MAX_LINE} is left out too.
+ * line longer than {@linkcode MAX_LINE} is given by its first
+ * {@linkcode LONG_LINE_HEAD} bytes only, without `\n` (enough for a CRI
+ * record's time, stream and tag; a json-file line so long is damage, and
+ * its head does not decode).
  *
  * @param readAt How to read the bytes.
  * @param end Where the bytes end.
@@ -73,6 +79,11 @@ export async function* linesBackward(
   let pos = end;
   let carry: Uint8Array = new Uint8Array(0);
   let dropping = true; // until a `\n` is found: the unfinished last line
+  let skipping = false; // in a line too long to hold, looking for its start
+  const head = async (offset: number) => ({
+    line: (await readAt(offset, LONG_LINE_HEAD)).slice(),
+    offset,
+  });
   while (pos > 0) {
     const size = Math.min(blockSize, pos);
     pos -= size;
@@ -85,11 +96,12 @@ export async function* linesBackward(
       data.set(carry, block.length);
     }
     let e = data.length;
-    if (dropping) {
+    if (dropping || skipping) {
       const nl = data.lastIndexOf(0x0a);
       carry = new Uint8Array(0);
       if (nl === -1) continue;
-      dropping = false;
+      if (skipping) yield await head(pos + nl + 1);
+      dropping = skipping = false;
       e = nl + 1;
     }
     for (;;) {
@@ -101,10 +113,11 @@ export async function* linesBackward(
     carry = data.subarray(0, e);
     if (carry.length > MAX_LINE) {
       carry = new Uint8Array(0);
-      dropping = true;
+      skipping = true;
     }
   }
-  if (carry.length > 0 && !dropping) yield { line: carry, offset: 0 };
+  if (skipping) yield await head(0);
+  else if (carry.length > 0 && !dropping) yield { line: carry, offset: 0 };
 }
 
 /** Where each stream's output begins, for {@linkcode TailCounter}. */

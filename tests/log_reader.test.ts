@@ -405,3 +405,60 @@ Deno.test("readLogs() without follow reads what the file held when it started", 
     assert.deepEqual(seen, ["one\n", "two\n"]);
   });
 });
+
+Deno.test("readLogs() gives back CRI records longer than 8 MiB (max-line-size 0) in pieces, with and without tail", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    const record = (
+      sec: number,
+      stream: StreamName,
+      partial: boolean,
+      content: Uint8Array,
+    ) =>
+      encodeCriRecord({
+        time: { sec: T0 + sec, nsec: 0 },
+        stream,
+        partial,
+        content,
+      });
+    const a = new Uint8Array(10_000_000).fill(0x61);
+    const b = new Uint8Array(9 << 20).fill(0x62);
+    const c = new Uint8Array(1000).fill(0x63);
+    await Deno.writeFile(
+      path,
+      concat([
+        record(0, "stdout", false, enc.encode("before")),
+        record(1, "stdout", false, a),
+        record(2, "stderr", true, b),
+        record(3, "stderr", false, c),
+        record(4, "stdout", false, enc.encode("after")),
+      ]),
+    );
+    const joined = (entries: LogEntry[], stream: StreamName) =>
+      concat(entries.filter((e) => e.stream === stream).map((e) => e.bytes));
+    const newline = enc.encode("\n");
+    const all = await read(path);
+    assert.deepEqual(all.warnings, []);
+    assert.deepEqual(
+      joined(all.entries, "stdout"),
+      concat([enc.encode("before\n"), a, newline, enc.encode("after\n")]),
+    );
+    assert.deepEqual(joined(all.entries, "stderr"), concat([b, c, newline]));
+    // Every piece of a record has the record's time; none is much over
+    // 8 MiB (a line so long is given out from there, a read at a time).
+    assert.ok(all.entries.every((e) => e.bytes.length <= 9 << 20));
+    const times = all.entries.filter((e) => e.stream === "stdout").map((e) =>
+      e.time.sec - T0
+    );
+    assert.deepEqual([...new Set(times)], [0, 1, 4]);
+    assert.ok(times.filter((t) => t === 1).length > 1, "in pieces");
+    const three = await read(path, { tail: 3 });
+    assert.deepEqual(three.warnings, []);
+    assert.deepEqual(
+      joined(three.entries, "stdout"),
+      concat([a, newline, enc.encode("after\n")]),
+    );
+    assert.deepEqual(joined(three.entries, "stderr"), concat([b, c, newline]));
+    assert.deepEqual((await read(path, { tail: 1 })).text, ["stdout:after\n"]);
+  });
+});
