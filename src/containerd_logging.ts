@@ -75,9 +75,10 @@ export interface LoggingDriverOptions {
  *
  * Any error before step 3 is reported and returns 1 without signalling
  * ready, so that a shim can refuse to start the container; so does the
- * death of its parent (checked every 100 ms until ready): nobody is left to
- * read the ready byte, and a pipe whose writers died with it would keep the
- * driver waiting for ever.
+ * death of its parent (checked before each step until ready, and every
+ * 50 ms of a wait for another writer's lock): nobody is left to read the
+ * ready byte, and a pipe whose writers died with it would keep the driver
+ * waiting for ever.
  *
  * Needs `--allow-read=/dev/fd/3,/dev/fd/4,LOGDIR`,
  * `--allow-write=/dev/fd/5,LOGDIR` and
@@ -123,13 +124,19 @@ export async function runLoggingDriver(
   Deno.addSignalListener("SIGTERM", onTerm);
   // Before ready, a driver whose parent died (a shim killed while it
   // started) has nobody to signal, and a reopen of a pipe whose writers
-  // died with it would wait for ever: it stops at once instead.
+  // died with it would wait for ever: it stops instead. Checked before each
+  // step (a timer would load Deno's timers, about 2 MB more per idle
+  // driver): the fds' writers are open before Deno starts (the shell's
+  // redirections wait for them), so a reopen can block only once the
+  // parent is gone.
   const parent = expectedParent(options.env ?? Deno.env);
-  const orphanWatch = setInterval(() => {
+  const parentLives = (what: string) => {
     if (Deno.ppid !== parent) {
-      early.abort(`The driver's parent (pid ${parent}) exited`);
+      throw new Error(
+        `The driver's parent (pid ${parent}) exited before ${what}, before ready: nobody is left to start the container`,
+      );
     }
-  }, ORPHAN_CHECK_MS);
+  };
   for (const signal of IGNORED_SIGNALS) Deno.addSignalListener(signal, onInt);
   const open: (Deno.FsFile | PipeReader)[] = [];
   let lock: LogLock | undefined;
@@ -145,14 +152,17 @@ export async function runLoggingDriver(
       // created only once both streams are open.
       const prepared = prepareSink(config);
       logPath = prepared.path;
+      parentLives("opening fd 3");
       open.push(
         await openStream(options.stdoutPath ?? "/dev/fd/3", 3, early.signal),
       );
+      parentLives("opening fd 4");
       open.push(
         await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
       );
       // The ready pipe too, before any file is made: a driver that cannot
       // signal ready leaves nothing behind.
+      parentLives("opening fd 5");
       readyPipe = await untilStopped(
         openReadyPipe(options.readyPath ?? "/dev/fd/5"),
         early.signal,
@@ -167,6 +177,7 @@ export async function runLoggingDriver(
         prepared.path,
         early.signal,
         options.lockWaitMs ?? LOCK_WAIT_MS,
+        () => parentLives("another writer's lock on the log was released"),
       );
       // While a follower reads, rotation keeps what it discards for it.
       retirer = new LogRetirer(prepared.path);
@@ -177,8 +188,8 @@ export async function runLoggingDriver(
       );
       opened = prepared.open({ retirer, onEvent: reporter.onEvent });
       retirer.start();
+      parentLives("the log was opened");
       ready = true;
-      clearInterval(orphanWatch);
     } catch (error) {
       report(`shimlog driver: ${describe(error)}${permissionHint(error)}`);
       readyPipe?.close();
@@ -216,7 +227,6 @@ export async function runLoggingDriver(
       return 1;
     }
   } finally {
-    clearInterval(orphanWatch);
     reporter?.finish(); // the drops the paced lines left unsaid
     lock?.release(); // after the sink's close: everything is on disk
     // Followers see the end, read what was retired for them, and let go.
@@ -259,9 +269,6 @@ const FOLLOWERS_WAIT_MS = 5000;
  */
 const EXIT_WITHIN_MS = 11_000;
 
-/** How often a driver not yet ready checks that its parent lives, in ms. */
-const ORPHAN_CHECK_MS = 100;
-
 /**
  * The driver's parent: the pid a shim put in {@linkcode PARENT_PID_ENV}
  * (when it may be read), or the parent now.
@@ -289,6 +296,7 @@ async function lockLog(
   path: string,
   signal: AbortSignal,
   waitMs: number,
+  parentLives: () => void,
 ): Promise<LogLock> {
   let lock: LogLock | undefined;
   if (await isFolder(path)) {
@@ -323,6 +331,7 @@ async function lockLog(
       signal,
       "waiting for another writer's lock on the log",
     );
+    parentLives();
     lock = await tryHoldLogLock(path);
   }
   return lock;

@@ -749,7 +749,7 @@ Deno.test("driver.ts whose parent dies before ready, the writers of its pipe gon
     const stderr = await Deno.readTextFile(`${dir}/stderr`);
     assert.match(
       stderr,
-      /^shimlog driver: The driver's parent \(pid \d+\) exited while opening fd 3, before ready/,
+      /^shimlog driver: The driver's parent \(pid \d+\) exited before opening fd 3, before ready: nobody is left to start the container$/m,
     );
     assert.deepEqual(
       [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
