@@ -30,6 +30,59 @@ export interface DriverProcess {
   >;
 }
 
+/** Options of {@linkcode driverArgv}. */
+export interface DriverArgvOptions {
+  /** Grant the C library (the default) or not. */
+  ffi?: boolean;
+  /** Passed as `--v8-flags`. */
+  v8Flags?: string;
+  /** Variables granted besides CONTAINER_ID and CONTAINER_NAMESPACE. */
+  env?: string[];
+}
+
+/**
+ * The command line of driver.ts with the narrow permissions of the README,
+ * the Deno executable first, then `args`.
+ */
+export function driverArgv(
+  dir: string,
+  args: string[],
+  options: DriverArgvOptions = {},
+): string[] {
+  const libc = options.ffi === false ? [] : libcCandidates();
+  return [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    "--no-config",
+    `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
+    `--allow-write=/dev/fd/5,${dir}`,
+    `--allow-env=${
+      ["CONTAINER_ID", "CONTAINER_NAMESPACE", ...options.env ?? []].join(",")
+    }`,
+    ...(libc.length > 0 ? [`--allow-ffi=${libc.join(",")}`] : []),
+    ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    DRIVER,
+    ...args,
+  ];
+}
+
+/**
+ * The driver's environment: the container's ids, and Deno's cache folders.
+ */
+export function driverEnv(
+  ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
+): Record<string, string> {
+  return {
+    CONTAINER_ID: ids.id,
+    CONTAINER_NAMESPACE: ids.namespace,
+    ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
+    ...(Deno.env.get("DENO_DIR")
+      ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
+      : {}),
+  };
+}
+
 /**
  * Starts driver.ts with the narrow permissions of the README: read on
  * /dev/fd/3 and /dev/fd/4 and `dir`, write on /dev/fd/5 and `dir`, env
@@ -44,7 +97,6 @@ export async function startDriver(
   ids: { id: string; namespace: string } = { id: "c1", namespace: "default" },
   options: { ffi?: boolean; v8Flags?: string; stdout?: boolean } = {},
 ): Promise<DriverProcess> {
-  const libc = options.ffi === false ? [] : libcCandidates();
   const fifos = await Deno.makeTempDir();
   const [out, err, readyPath] = ["out", "err", "ready"].map((n) =>
     `${fifos}/${n}`
@@ -58,27 +110,10 @@ export async function startDriver(
       out,
       err,
       readyPath,
-      Deno.execPath(),
-      "run",
-      "--no-prompt",
-      "--no-config",
-      `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
-      `--allow-write=/dev/fd/5,${dir}`,
-      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-      ...(libc.length > 0 ? [`--allow-ffi=${libc.join(",")}`] : []),
-      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
-      DRIVER,
-      ...args,
+      ...driverArgv(dir, args, options),
     ],
     clearEnv: true,
-    env: {
-      CONTAINER_ID: ids.id,
-      CONTAINER_NAMESPACE: ids.namespace,
-      ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
-      ...(Deno.env.get("DENO_DIR")
-        ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
-        : {}),
-    },
+    env: driverEnv(ids),
     stdin: "null",
     stdout: options.stdout ? "piped" : "null",
     stderr: "piped",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { jsonLines, withTmpfs } from "./_helpers.ts";
-import { startDriver } from "./_driver_process.ts";
+import { driverArgv, driverEnv, startDriver } from "./_driver_process.ts";
 import { holdLogLock } from "../src/log_lock.ts";
 import { runLoggingDriver } from "../src/containerd_logging.ts";
 import { makeFifos } from "../src/fifo.ts";
@@ -20,19 +20,10 @@ function driverWithFds(
       "-c",
       script,
       scriptArg,
-      Deno.execPath(),
-      "run",
-      "--no-prompt",
-      "--no-config",
-      `--allow-read=/dev/fd/3,/dev/fd/4,${root}`,
-      `--allow-write=/dev/fd/5,${root}`,
-      "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE",
-      new URL("../driver.ts", import.meta.url).pathname,
-      "log-path",
-      `${root}/x.log`,
+      ...driverArgv(root, ["log-path", `${root}/x.log`], { ffi: false }),
     ],
     clearEnv: true,
-    env: { CONTAINER_ID: "c1", CONTAINER_NAMESPACE: "default" },
+    env: driverEnv(),
     stdout,
     stderr: "piped",
   });
@@ -710,26 +701,13 @@ Deno.test("driver.ts whose parent dies before ready, the writers of its pipe gon
         exec 7>"${fifo}"
         kill -9 $$`,
         "bash",
-        Deno.execPath(),
-        "run",
-        "--no-prompt",
-        "--no-config",
-        `--allow-read=/dev/fd/3,/dev/fd/4,${dir}`,
-        `--allow-write=/dev/fd/5,${dir}`,
-        "--allow-env=CONTAINER_ID,CONTAINER_NAMESPACE,SHIMLOG_PARENT_PID",
-        new URL("../driver.ts", import.meta.url).pathname,
-        "log-path",
-        `${dir}/c.log`,
+        ...driverArgv(dir, ["log-path", `${dir}/c.log`], {
+          ffi: false,
+          env: ["SHIMLOG_PARENT_PID"],
+        }),
       ],
       clearEnv: true,
-      env: {
-        CONTAINER_ID: "c1",
-        CONTAINER_NAMESPACE: "default",
-        ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
-        ...(Deno.env.get("DENO_DIR")
-          ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
-          : {}),
-      },
+      env: driverEnv(),
     });
     const status = await parent.spawn().status;
     assert.equal(status.signal, "SIGKILL");
