@@ -133,6 +133,9 @@ export interface RotatingFileCloseOptions {
  *   bytes and one compression's source and output (Docker instead holds up
  *   the next rotation, and the container's writes, until the previous
  *   compression is done);
+ * - on open, with `maxSize`, rotated files numbered `maxFile` or more (left
+ *   by a run with a larger `maxFile`) are deleted, so that at most `maxFile`
+ *   files remain (moby leaves them);
  * - on open, what a writer that was killed left half done is deleted: a
  *   compression's `NAME.rotated-…` (a second link to its source, which stays
  *   uncompressed) and `NAME.compressing-…`, a `NAME.N` whose `NAME.N.gz` was
@@ -223,6 +226,7 @@ export class RotatingFile {
     makeLogFolder(path);
     const file = openAppend(path);
     removeLeftovers(path);
+    if (maxSize !== Infinity) removeBeyond(path, maxFile);
     const size = file.statSync().size;
     const opened = new RotatingFile(path, file, size, options);
     if (endsMidLine(path, size)) opened.#batch.markCut();
@@ -485,6 +489,25 @@ export class RotatingFile {
    */
   get bytesBeforeRotation(): number {
     return this.#maxSize - this.size;
+  }
+}
+
+/**
+ * Deletes the rotated files numbered `maxFile` or more (`NAME.N`,
+ * `NAME.N.gz`): a run with a larger `max-file` left them, and they would
+ * stay for ever, past what `max-file` lets the disk hold, and be read
+ * before the kept files as if nothing were missing between them (moby's
+ * rotation leaves them, and `docker logs` ignores them).
+ */
+function removeBeyond(path: string, maxFile: number): void {
+  const dir = folderOf(path);
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  for (const entry of namesIn(dir)) {
+    if (!entry.startsWith(`${name}.`)) continue;
+    const match = /^\.(\d+)(\.gz)?$/.exec(entry.slice(name.length));
+    if (match !== null && Number(match[1]) >= maxFile) {
+      removeIfExists(`${dir === "/" ? "" : dir}/${entry}`);
+    }
   }
 }
 

@@ -648,3 +648,31 @@ Deno.test("RotatingFile.open deletes NAME.N when a killed writer had put NAME.N.
     ]);
     assert.equal(await gunzip(Deno.readFileSync(`${path}.2.gz`)), "rotated\n");
   }));
+
+Deno.test("RotatingFile.open with a smaller max-file than the last run deletes the rotated files beyond it, and only with max-size", () =>
+  withTempDir("shimlog-rotating-", async (dir) => {
+    const path = `${dir}/c.log`;
+    const make = () => {
+      for (
+        const n of ["c.log", "c.log.1", "c.log.2.gz", "c.log.3", "c.log.7"]
+      ) {
+        Deno.writeTextFileSync(`${dir}/${n}`, `${n}\n`);
+      }
+    };
+    make();
+    // Without max-size nothing rotates: max-file means nothing, and what an
+    // earlier run rotated is left alone.
+    await RotatingFile.open(path, {}).close();
+    assert.deepEqual(listDir(dir), [
+      "c.log",
+      "c.log.1",
+      "c.log.2.gz",
+      "c.log.3",
+      "c.log.7",
+    ]);
+    await RotatingFile.open(path, { maxSize: 1000, maxFile: 2 }).close();
+    assert.deepEqual(listDir(dir), ["c.log", "c.log.1"]);
+    make();
+    await RotatingFile.open(path, { maxSize: 1000, maxFile: 1 }).close();
+    assert.deepEqual(listDir(dir), ["c.log"]);
+  }));
