@@ -389,7 +389,7 @@ async function untilStopped<T>(
 function explainFdError(error: unknown, path: string, fd: number): unknown {
   if (!path.startsWith("/dev/fd/")) return error;
   const layout =
-    "a binary logging driver gets the container's stdout on fd 3, its stderr on fd 4 and the ready pipe on fd 5, as pipes (run by hand: 3< <(app) 4< <(true) 5> >(cat >/dev/null))";
+    "a binary logging driver gets the container's stdout on fd 3, its stderr on fd 4 and the ready pipe on fd 5, as pipes (run by hand: 3< <(app) 4< <(true) 5> >(cat >/dev/null), with the deno executable itself: npx passes on only fds 0 to 2)";
   if (error instanceof Deno.errors.NotFound) {
     return new Error(`fd ${fd} is not open: ${layout}`, { cause: error });
   }

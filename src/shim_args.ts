@@ -74,7 +74,11 @@ export interface ShimArgs {
    * @default {false}
    */
   interactive: boolean;
-  /** `-h/--help` was given: print {@linkcode SHIM_USAGE} and nothing else. */
+  /**
+   * `-h/--help` was given: print {@linkcode SHIM_USAGE} and nothing else.
+   * The other fields are then their defaults, and neither the environment
+   * nor the working folder is read (no permission is needed).
+   */
   help: boolean;
 }
 
@@ -179,7 +183,6 @@ export function parseShimArgs(
   args: readonly string[],
   options: ParseShimArgsOptions = {},
 ): ShimArgs {
-  const env = options.env ?? Deno.env.toObject();
   const { tokens } = parseArgs({
     args: [...args],
     options: FLAGS,
@@ -215,6 +218,23 @@ export function parseShimArgs(
     }
     values.set(token.name, [...(values.get(token.name) ?? []), token.value]);
   }
+  if (switches.has("help")) {
+    // Nothing else is read: --help needs no permission.
+    return {
+      command: [],
+      logDriver: "json-file",
+      logOpts: {},
+      id: "",
+      namespace: "default",
+      dataRoot: null,
+      labels: {},
+      env: {},
+      tty: false,
+      interactive: false,
+      help: true,
+    };
+  }
+  const env = options.env ?? Deno.env.toObject();
   const last = (name: string) => values.get(name)?.at(-1);
   const all = (name: string) => values.get(name) ?? [];
 

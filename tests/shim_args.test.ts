@@ -264,3 +264,25 @@ Deno.test("parseShimArgs() refuses driver arguments given as log opts, and an em
     /"log-path=": expected the path/,
   );
 });
+
+Deno.test("shim.ts --help prints the usage without any permission", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--no-config",
+      new URL("../shim.ts", import.meta.url).pathname,
+      "--help",
+    ],
+    clearEnv: true,
+    env: {
+      ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
+      ...(Deno.env.get("DENO_DIR")
+        ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
+        : {}),
+    },
+  }).output();
+  assert.equal(new TextDecoder().decode(stderr), "");
+  assert.equal(code, 0);
+  assert.ok(new TextDecoder().decode(stdout).startsWith("Usage: "));
+});
