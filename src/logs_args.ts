@@ -211,8 +211,9 @@ export function parseLogsArgs(
 }
 
 /**
- * `--tail -1` as `--tail=-1`: node's parser takes a separate value that
- * starts with `-` for an option, and Docker's users write it so.
+ * `--tail -1` as `--tail=-1`, and `--since -10m` as `--since=-10m`: node's
+ * parser takes a separate value that starts with `-` for an option, and
+ * Docker's users write it so.
  */
 function joinNegativeTail(args: readonly string[]): string[] {
   const out: string[] = [];
@@ -224,6 +225,11 @@ function joinNegativeTail(args: readonly string[]): string[] {
     }
     if ((arg === "--tail" || arg === "-n") && /^-\d+$/.test(args[i + 1])) {
       out.push(`--tail=${args[++i]}`);
+    } else if (
+      (arg === "--since" || arg === "--until") &&
+      DURATION.test(args[i + 1] ?? "") && args[i + 1].startsWith("-")
+    ) {
+      out.push(`${arg}=${args[++i]}`); // --since -10m: ten minutes ahead
     } else if (arg.startsWith("-n=")) {
       out.push(`--tail=${arg.slice(3)}`); // as pflag reads a shorthand
     } else {
@@ -233,11 +239,14 @@ function joinNegativeTail(args: readonly string[]): string[] {
   return out;
 }
 
-/** "all", or a count; a negative count means all, as Docker's daemon. */
+/**
+ * "all", or a count as Go's `strconv.Atoi` reads it (`+3` is 3); a negative
+ * count means all, as Docker's daemon.
+ */
 function parseTail(text: string): number {
   if (text === "all") return Infinity;
   if (/^-\d{1,15}$/.test(text)) return Number(text) < 0 ? Infinity : 0;
-  if (!/^\d{1,15}$/.test(text)) {
+  if (!/^\+?\d{1,15}$/.test(text)) {
     throw new RangeError(
       `Invalid --tail "${text}": expected a number of lines or "all"`,
     );
@@ -257,9 +266,13 @@ export function wallClock(): LogTime {
 }
 
 const UNIX = /^(\d{1,12})(?:\.(\d{1,9}))?$/;
-const LOCAL =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?$/;
-const DATE_ZONE = /^(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})$/;
+/**
+ * The times moby's `GetTimestamp` takes: a date, then optionally `T` and the
+ * hour, `:minutes`, `:seconds` and a fraction (`.` or `,`, as Go reads
+ * one after the seconds), then optionally `Z` or an offset `±hh:mm`.
+ */
+const DOCKER_TIME =
+  /^(\d{4}-\d{2}-\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})([.,]\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 const DURATION = /^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
 const UNIT_NS: Record<string, bigint> = {
@@ -277,9 +290,12 @@ const UNIT_NS: Record<string, bigint> = {
  * Parses a time as `docker logs --since` and `--until` take it:
  * - RFC 3339 with `Z` or an offset, up to nine fractional digits
  *   (`2026-11-29T15:53:54.123456789Z`, `2026-11-29T16:53:54+01:00`);
- * - a local date and time, as Docker reads one without a zone
- *   (`2026-11-29T16:53:54`, `2026-11-29T16:53`, `2026-11-29`), or a date
- *   with a zone (`2026-11-29Z`, `2026-11-29+01:00`);
+ * - a date and time without a zone, read as Docker reads one: in the
+ *   machine's zone at its offset now, whatever the date's
+ *   (`2026-11-29T16:53:54`, `2026-11-29T16:53`, `2026-11-29T16`,
+ *   `2026-11-29`), or with one (`2026-11-29Z`, `2026-11-29T16+01:00`,
+ *   `2026-11-29T16:53Z`); a fraction after the seconds may follow `.` or
+ *   `,`, as Go's parser takes;
  * - Unix seconds with up to nine fractional digits (`1795967634.5`);
  * - a Go duration before `now` (`10m`, `1h30m`, `1.5h`, `300ms`; a leading
  *   `-` means after `now`).
@@ -330,26 +346,32 @@ export function parseTimeArg(
     }
     return { sec: Number(sec), nsec: Number(nsec) };
   }
-  const local = LOCAL.exec(text);
-  if (local !== null) {
-    const [, y, mo, d, h = "0", mi = "0", s = "0", frac] = local;
-    const date = new Date(+y, +mo - 1, +d, +h, +mi, +s);
-    if (
-      Number.isNaN(date.getTime()) || date.getDate() !== +d ||
-      date.getMonth() !== +mo - 1 || +h > 23 || +mi > 59 || +s > 59
-    ) throw badTime(text, flag);
-    return { sec: Math.floor(date.getTime() / 1000), nsec: fraction(frac) };
-  }
-  const dateZone = DATE_ZONE.exec(text);
+  const time = DOCKER_TIME.exec(text);
+  if (time === null) throw badTime(text, flag);
+  const [, date, h = "00", mi = "00", sec = "00", frac = "", given] = time;
+  // As moby's timetypes.GetTimestamp: without a zone (no Z or +, and not
+  // three dashes), in the zone the machine is in now, its offset now
+  // (time.FixedZone(reference.Zone())), whatever the date.
+  const zoned = /[zZ+]/.test(text) || text.split("-").length === 4;
+  if (zoned !== (given !== undefined)) throw badTime(text, flag);
+  const zone = given ?? offsetNow(now);
   try {
-    if (dateZone !== null) {
-      const [, y, mo, d, zone] = dateZone;
-      return parseRfc3339Nano(`${y}-${mo}-${d}T00:00:00${zone}`);
-    }
-    return parseRfc3339Nano(text);
+    return parseRfc3339Nano(
+      `${date}T${h}:${mi}:${sec}${frac.replace(",", ".")}${zone}`,
+    );
   } catch {
     throw badTime(text, flag);
   }
+}
+
+/** The local zone's offset at `now` as `+hh:mm`. */
+function offsetNow(now: LogTime): string {
+  const minutes = -new Date(now.sec * 1000).getTimezoneOffset();
+  const abs = Math.abs(minutes);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${minutes < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}:${
+    pad(abs % 60)
+  }`;
 }
 
 function fraction(digits: string | undefined): number {

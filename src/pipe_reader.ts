@@ -124,10 +124,16 @@ export class PipeReader {
       release();
       return null;
     }
-    // Best effort: not a pipe, or above /proc/sys/fs/pipe-max-size.
-    if (libc.fcntl(fd, F_GETPIPE_SZ, 0) < PIPE_CAPACITY) {
-      libc.fcntl(fd, F_SETPIPE_SZ, PIPE_CAPACITY);
+    const size = libc.fcntl(fd, F_GETPIPE_SZ, 0);
+    if (size < 0) {
+      // Not a pipe (a regular file given by hand): a second open would
+      // read it again from the start.
+      libc.close(fd);
+      release();
+      return null;
     }
+    // Best effort: above /proc/sys/fs/pipe-max-size it stays as it is.
+    if (size < PIPE_CAPACITY) libc.fcntl(fd, F_SETPIPE_SZ, PIPE_CAPACITY);
     return new PipeReader(file, fd, libc);
   }
 

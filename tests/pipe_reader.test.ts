@@ -103,3 +103,19 @@ Deno.test("PipeReader raises the pipe's capacity to 256 KiB, so the writer block
     await cleanup();
   }
 });
+
+Deno.test("PipeReader.upgrade() leaves a regular file alone: a second open would read it again from the start", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/plain`;
+    await Deno.writeTextFile(path, "x".repeat(10_000));
+    const file = await Deno.open(path, { read: true });
+    try {
+      assert.equal(PipeReader.upgrade(path, file), null);
+    } finally {
+      file.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
