@@ -271,8 +271,7 @@ export interface TailSource {
   end(): number | Promise<number>;
   /**
    * When the file is known to hold nothing from `since` on (a compressed
-   * file whose header's `lastTime` is earlier), true: it and older files are
-   * not read.
+   * file whose header's `lastTime` is earlier), true: it is not read.
    */
   before?(since: LogTime): boolean | Promise<boolean>;
 }
@@ -300,8 +299,10 @@ export async function findTailStarts(
   const decoder = new LogLineDecoder();
   for (let f = last; f >= 0 && !counter.done; f--) {
     const source = files[f];
+    // Only that file is passed over: an older one may hold later times (a
+    // run whose clock was ahead).
     if (options.since !== undefined && await source.before?.(options.since)) {
-      break;
+      continue;
     }
     const readAt = await source.readAt();
     const fileEnd = f === last ? end.offset : await source.end();

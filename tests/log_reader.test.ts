@@ -462,3 +462,25 @@ Deno.test("readLogs() gives back CRI records longer than 8 MiB (max-line-size 0)
     assert.deepEqual((await read(path, { tail: 1 })).text, ["stdout:after\n"]);
   });
 });
+
+Deno.test("readLogs() with since and tail reads past a compressed file wholly before since to older files with later times", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/c-json.log`;
+    const ahead = { sec: T0 + 100, nsec: 0 };
+    await Deno.writeTextFile(`${path}.3`, jsonLine("ahead\n", "stdout", ahead));
+    await Deno.writeFile(
+      `${path}.2.gz`,
+      await gzip(
+        jsonLine("old\n", "stdout", { sec: T0, nsec: 0 }),
+        formatRfc3339Nano({ sec: T0, nsec: 0 }),
+      ),
+    );
+    await Deno.writeTextFile(`${path}.1`, jsonLine("old too\n"));
+    await Deno.writeTextFile(path, jsonLine("now\n"));
+    const since = { sec: T0 + 50, nsec: 0 };
+    assert.deepEqual((await read(path, { since })).text, ["stdout:ahead\n"]);
+    assert.deepEqual((await read(path, { since, tail: 10 })).text, [
+      "stdout:ahead\n",
+    ]);
+  });
+});

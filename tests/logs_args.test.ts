@@ -177,3 +177,45 @@ Deno.test("parseTimeArg() reads a date and time without a zone as local time, as
   });
   assert.throws(() => parseTimeArg("2026-02-30", NOW), SyntaxError);
 });
+
+Deno.test("parseTimeArg() takes every form moby's GetTimestamp takes, and reads a time without a zone at the offset in force now, as Docker", () => {
+  // A fixed offset: the machine's at NOW, whatever the date (Docker's
+  // time.FixedZone(reference.Zone())).
+  const offsetS = -new Date(NOW.sec * 1000).getTimezoneOffset() * 60;
+  const utc = (text: string) => Date.parse(text) / 1000;
+  const cases: [string, number, number][] = [
+    ["2026-11-30T07", utc("2026-11-30T07:00:00Z") - offsetS, 0],
+    ["2026-11-30T07:07", utc("2026-11-30T07:07:00Z") - offsetS, 0],
+    ["2026-07-01T12:00:00", utc("2026-07-01T12:00:00Z") - offsetS, 0],
+    ["2026-11-30T07Z", utc("2026-11-30T07:00:00Z"), 0],
+    ["2026-11-30T07:07Z", utc("2026-11-30T07:07:00Z"), 0],
+    ["2026-11-30T07+01:00", utc("2026-11-30T06:00:00Z"), 0],
+    ["2026-11-30T07:07-05:00", utc("2026-11-30T12:07:00Z"), 0],
+    ["2026-11-30T07:07:45,6Z", utc("2026-11-30T07:07:45Z"), 600_000_000],
+    ["2026-11-30-05:00", utc("2026-11-30T05:00:00Z"), 0],
+  ];
+  for (const [text, sec, nsec] of cases) {
+    assert.deepEqual(parseTimeArg(text, NOW), { sec, nsec }, text);
+  }
+  // Refused by Go's layouts as well.
+  for (
+    const bad of [
+      "2026-11-30 07:07:45",
+      "2026-11-30t07:07:45Z",
+      "2026-11-30T07:07:45z",
+      "2026-11-30T7:07Z",
+      "2026-11-30T07.5",
+      "2026-11-30T07:07+0100",
+    ]
+  ) {
+    assert.throws(() => parseTimeArg(bad, NOW), SyntaxError, bad);
+  }
+});
+
+Deno.test("parseLogsArgs() takes --since -10m and --tail +3 as Docker does", () => {
+  const args = parseLogsArgs(["--since", "-10m", "--tail", "+3", "web"], {
+    now: NOW,
+  });
+  assert.deepEqual(args.since, { sec: NOW.sec + 600, nsec: NOW.nsec });
+  assert.equal(args.tail, 3);
+});
