@@ -310,6 +310,11 @@ async function main(args: string[]): Promise<void> {
         }
       }
     }
+    if (positionals.length === 1 && positionals[0] === "") {
+      throw new TypeError(
+        'Invalid OUT_PATH "": give the path of the wrapper to write',
+      );
+    }
     if (positionals.length !== 1) {
       throw new TypeError(
         positionals.length === 0

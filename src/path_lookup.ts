@@ -73,18 +73,22 @@ export async function lookPath(
     throw new RangeError(`Cannot look up command "": it is empty`);
   }
   if (command.includes("/")) {
-    let info: Deno.FileInfo | null;
+    let info: Deno.FileInfo;
     try {
-      info = await statOrNull(command);
+      info = await Deno.stat(command);
     } catch (error) {
-      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-      return {
-        status: "not-executable",
-        path: command,
-        reason: "Permission denied",
-      };
+      if (error instanceof Deno.errors.NotFound) return { status: "not-found" };
+      // As bash says them: the file is there, or may be, but cannot run.
+      const reason = error instanceof Deno.errors.PermissionDenied
+        ? "Permission denied"
+        : error instanceof Deno.errors.NotADirectory
+        ? "Not a directory"
+        : error instanceof Deno.errors.FilesystemLoop
+        ? "Too many levels of symbolic links"
+        : null;
+      if (reason === null) throw error;
+      return { status: "not-executable", path: command, reason };
     }
-    if (info === null) return { status: "not-found" };
     if (info.isDirectory) {
       return {
         status: "not-executable",
@@ -130,9 +134,10 @@ export async function lookPath(
 /**
  * Why the kernel would refuse to run a file that {@linkcode lookPath}
  * found, as bash tells before it runs it (126): an ELF file for another
- * machine or cut short ("Exec format error"), or a file that is neither ELF
- * nor a `#!` script and has a NUL byte in its first line within 80 bytes
- * ("cannot execute binary file", bash's `check_binary_file`). Any other
+ * machine or class, not an executable or shared object, or cut short
+ * ("Exec format error"), or a file that is neither ELF nor a `#!` script
+ * and has a NUL byte in its first line within 128 bytes ("cannot execute
+ * binary file", bash's `check_binary_file`). Any other
  * file is a shell script to a shell, and to `execvp`, and runs as one.
  * Without it, `execvp` runs such a file with `/bin/sh`, which fails inside
  * the log with 127.
@@ -144,28 +149,55 @@ export async function lookPath(
  * @returns The reason, or `null` when the file looks runnable.
  */
 export async function execFormatProblem(path: string): Promise<string | null> {
-  const head = await readHead(path, 80);
+  const head = await readHead(path, 128);
   if (head === null) return null;
-  if (startsWith(head, ELF_MAGIC)) {
-    if (head.length < 20) return "Exec format error";
-    const host = await readHead(Deno.execPath(), 20);
-    if (host === null || !startsWith(host, ELF_MAGIC) || host.length < 20) {
-      return null;
-    }
-    const machine = (h: Uint8Array) => h[18] | (h[19] << 8);
-    const i386OnX8664 = machine(host) === 62 && machine(head) === 3;
-    if (
-      head[5] !== host[5] ||
-      (machine(head) !== machine(host) && !i386OnX8664)
-    ) {
-      return "Exec format error";
-    }
-    return null;
-  }
+  if (startsWith(head, ELF_MAGIC)) return await elfProblem(path, head);
   if (head[0] === 0x23 && head[1] === 0x21) return null; // #!
   const newline = head.indexOf(0x0a);
   const firstLine = newline === -1 ? head : head.subarray(0, newline);
   return firstLine.includes(0) ? "cannot execute binary file" : null;
+}
+
+/**
+ * What Linux's ELF loader would refuse in a file that starts as ELF: a
+ * header cut short, a class or machine this one does not run (i386 on
+ * x86-64 is run), a type that is not an executable or a shared object, or
+ * program headers past the end of the file. Compared with the Deno
+ * executable, which this machine runs.
+ */
+async function elfProblem(
+  path: string,
+  head: Uint8Array,
+): Promise<string | null> {
+  const host = await readHead(Deno.execPath(), 64);
+  if (host === null || !startsWith(host, ELF_MAGIC) || host.length < 20) {
+    return null;
+  }
+  const wide = head[4] === 2; // ELFCLASS64
+  if (head.length < (wide ? 64 : 52)) return "Exec format error";
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  // Read as this machine reads its own (the loader ignores the file's
+  // byte-order field).
+  const little = host[5] !== 2;
+  const u16 = (at: number) => view.getUint16(at, little);
+  const machine = u16(18);
+  const hostMachine = host[18] | (host[19] << 8);
+  const i386OnX8664 = hostMachine === 62 && machine === 3 && head[4] === 1;
+  if (
+    !i386OnX8664 && (machine !== hostMachine || head[4] !== host[4])
+  ) return "Exec format error";
+  const type = u16(16);
+  if (type !== 2 && type !== 3) return "Exec format error"; // EXEC, DYN
+  const phoff = wide
+    ? Number(view.getBigUint64(32, little))
+    : view.getUint32(28, little);
+  const phEnd = phoff + u16(wide ? 54 : 42) * u16(wide ? 56 : 44);
+  try {
+    if ((await Deno.stat(path)).size < phEnd) return "Exec format error";
+  } catch {
+    return null;
+  }
+  return null;
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];

@@ -244,6 +244,7 @@ Deno.test("install_driver.ts refuses bad flags with exit code 2 and no stack tra
         'Invalid --allow-dir "": give a path',
       ],
       [["/tmp/x", "--deno", ""], 'Invalid --deno "": give a path'],
+      [[""], 'Invalid OUT_PATH "": give the path'],
     ]
   ) {
     const { code, stdout, stderr } = await installCli(args as string[]);
