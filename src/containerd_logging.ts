@@ -129,7 +129,14 @@ export async function runLoggingDriver(
   // driver): the fds' writers are open before Deno starts (the shell's
   // redirections wait for them), so a reopen can block only once the
   // parent is gone.
-  const parent = expectedParent(options.env ?? Deno.env);
+  const { pid: parent, fromShim } = expectedParent(options.env ?? Deno.env);
+  if (fromShim && options.stdoutPath === undefined) {
+    // Our shim holds the write end of the driver's stdin until it exits:
+    // end of file there is its death, seen at once, during an open too.
+    Deno.stdin.read(new Uint8Array(1)).catch(() => null).then(() => {
+      if (!ready) early.abort(`The driver's parent (pid ${parent}) exited`);
+    });
+  }
   const parentLives = (what: string) => {
     if (Deno.ppid !== parent) {
       throw new Error(
@@ -275,16 +282,16 @@ const EXIT_WITHIN_MS = 11_000;
  */
 function expectedParent(
   env: { get(name: string): string | undefined },
-): number {
+): { pid: number; fromShim: boolean } {
   try {
     const value = env.get(PARENT_PID_ENV);
     if (value !== undefined && /^[1-9]\d{0,9}$/.test(value)) {
-      return Number(value);
+      return { pid: Number(value), fromShim: true };
     }
   } catch {
     // Not granted: containerd sets no such variable.
   }
-  return Deno.ppid;
+  return { pid: Deno.ppid, fromShim: false };
 }
 
 /**

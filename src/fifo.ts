@@ -73,15 +73,27 @@ export class FifoEnd {
   #closed = false;
 
   /**
-   * Starts opening `path` for reading or for writing.
+   * Starts opening `path` for reading or for writing; or, with `both`,
+   * opens it for both at once, which never waits: the child's opens of
+   * either end then never wait for this process either, even if it dies
+   * before they come (but the child never sees end of file while this end
+   * is open).
    *
-   * Needs read or write permission for `path`.
+   * Needs read or write permission for `path` (both for `both`).
    *
    * @param path An existing FIFO.
    * @param mode Which end to open.
    */
-  constructor(path: string, mode: "read" | "write") {
+  constructor(path: string, mode: "read" | "write" | "both") {
     this.path = path;
+    if (mode === "both") {
+      // Read-write: never waits (Linux), and the FIFO then has both ends.
+      this.#open = Promise.resolve(
+        Deno.openSync(path, { read: true, write: true }),
+      );
+      this.#settled = true;
+      return;
+    }
     this.#open = Deno.open(
       path,
       mode === "read" ? { read: true } : { write: true },

@@ -510,16 +510,22 @@ async function runWithDriver(
       };
       await makeFifos([fifos.out, fifos.err, fifos.ready], 0o600);
 
+      // Each FIFO read-write before the driver starts: its shell's opens
+      // then never wait for this process, even if it is killed meanwhile
+      // (a shell waiting for an end that will never come would stay for
+      // ever).
+      const outEnd = new FifoEnd(fifos.out, "both");
+      const errEnd = new FifoEnd(fifos.err, "both");
+      const readyEnd = new FifoEnd(fifos.ready, "both");
       const driver = startDriver(config, fifos, out);
-      // Opened concurrently with the driver's shell, which opens the other ends.
-      const outEnd = new FifoEnd(fifos.out, "write");
-      const errEnd = new FifoEnd(fifos.err, "write");
-      const readyEnd = new FifoEnd(fifos.ready, "read");
       let appRunning = false;
       const watch = driver.child.status.then(async (status) => {
         if (!appRunning) return;
-        // Let an app still blocked opening a FIFO go on (its writes then fail
-        // with EPIPE instead of hanging).
+        // No reader left: the app's writes fail with EPIPE instead of
+        // filling the FIFOs and hanging. An app still blocked opening one
+        // goes on.
+        await outEnd.close();
+        await errEnd.close();
         for (const path of [fifos.out, fifos.err]) {
           (await Deno.open(path, { read: true, write: true })).close();
         }
@@ -536,13 +542,14 @@ async function runWithDriver(
         );
         await readyEnd.close();
         if (outcome.kind === "ready" && signals.received === null) {
-          // The driver holds the read ends, the shim the write ends, so the
+          // The driver holds the read ends, and so does the shim, so the
           // app's own opens of the FIFOs cannot block.
           const log = await outEnd.opened();
           await errEnd.opened();
           // Terminal mode: fd 4 carries nothing, and the driver's reader of it
-          // ends at once. (It has opened /dev/fd/4 before signalling ready, so
-          // closing now cannot leave its open blocked.)
+          // ends at once: the shim held its only writer. (It has opened
+          // /dev/fd/4 before signalling ready, so closing now cannot leave
+          // its open blocked.)
           if (app.terminal !== null) await errEnd.close();
           appRunning = true;
           const status = app.terminal === null
@@ -586,6 +593,7 @@ async function runWithDriver(
         await readyEnd.close();
         driver.kill("SIGKILL");
         await driver.child.status;
+        await driver.child.stdin.close().catch(() => {});
         await watch;
         await driver.stderrDone;
       }
@@ -741,7 +749,9 @@ function startDriver(
     ],
     clearEnv: true,
     env,
-    stdin: "null",
+    // Never written: its end of file tells a driver not yet ready that the
+    // shim is gone (see PARENT_PID_ENV).
+    stdin: "piped",
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -771,8 +781,8 @@ type ReadyOutcome =
   | { kind: "signal"; signal: Deno.Signal };
 
 /**
- * Waits for the ready byte, the driver's exit, the timeout or a signal. A
- * read still pending when this returns ends once the driver is gone.
+ * Waits for the ready byte, the driver's exit, the timeout or a signal; no
+ * read of the ready FIFO is left pending when it returns.
  */
 async function waitReady(
   readyEnd: FifoEnd,
@@ -780,12 +790,14 @@ async function waitReady(
   timeout: number,
   signals: SignalRelay,
 ): Promise<ReadyOutcome> {
+  let reading = true;
   const readByte = (async (): Promise<ReadyOutcome> => {
     const file = await readyEnd.opened();
-    // End of file: the driver closed the pipe without a byte, i.e. exited.
+    // The shim holds a writer too, so there is no end of file: the
+    // driver's exit is seen from its status.
     const n = await file.read(new Uint8Array(1));
     return n === 1 ? { kind: "ready" } : { kind: "exited" };
-  })();
+  })().finally(() => reading = false);
   readByte.catch(() => {});
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<ReadyOutcome>((resolve) => {
@@ -803,6 +815,18 @@ async function waitReady(
     ]);
   } finally {
     clearTimeout(timer);
+    if (reading) {
+      // Ends the read still waiting, with a byte of the shim's own (which
+      // opens at once: the shim holds a reader), so that no read is left
+      // pending when the FIFO is closed.
+      const waker = await Deno.open(readyEnd.path, { write: true });
+      try {
+        await waker.write(new Uint8Array(1));
+      } finally {
+        waker.close();
+      }
+      await readByte.catch(() => {});
+    }
   }
 }
 
