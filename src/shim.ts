@@ -501,7 +501,10 @@ async function runWithDriver(
       return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
     }
 
-    const tempDir = await Deno.makeTempDir({ prefix: "shimlog-" });
+    const tempDir = await Deno.makeTempDir({
+      prefix: `${FIFO_FOLDER_PREFIX}${Deno.pid}-`,
+    });
+    await removeStaleFifoFolders(dirname(tempDir));
     try {
       const fifos = {
         out: `${tempDir}/out`,
@@ -609,6 +612,62 @@ async function runWithDriver(
   } finally {
     running.close(); // after forget(): the folder's last file goes last
   }
+}
+
+/** How a shim's private folder of FIFOs is named: then its pid and `-`. */
+const FIFO_FOLDER_PREFIX = "shimlog-";
+
+/**
+ * A folder of FIFOs whose shim is gone is older than this, in ms, before it
+ * is deleted (a shim uses it only while it starts its driver and its app).
+ */
+const STALE_FIFO_FOLDER_MS = 60_000;
+
+/**
+ * Deletes what shims killed with SIGKILL left in `tmp`: their folders of
+ * FIFOs, `shimlog-PID-…`, when no process has that pid and the folder is
+ * older than {@linkcode STALE_FIFO_FOLDER_MS} (a shim in another pid
+ * namespace that shares `tmp` is then long past its start-up). Folders it
+ * cannot delete (another user's) are left.
+ */
+async function removeStaleFifoFolders(tmp: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(tmp)) {
+      const match = /^shimlog-(\d+)-/.exec(entry.name);
+      if (match === null || !entry.isDirectory) continue;
+      const path = `${tmp}/${entry.name}`;
+      try {
+        const { mtime } = await Deno.stat(path);
+        if (
+          mtime === null ||
+          Date.now() - mtime.getTime() < STALE_FIFO_FOLDER_MS ||
+          await processLives(match[1])
+        ) {
+          continue;
+        }
+        await Deno.remove(path, { recursive: true });
+      } catch {
+        // Gone meanwhile, or not ours to delete.
+      }
+    }
+  } catch {
+    // The folder cannot be listed: nothing to clean.
+  }
+}
+
+/**
+ * Whether a process has this pid (`kill -0`, through `/bin/sh`: Deno reads
+ * `/proc` only with --allow-all, and has no signal 0). A process of another
+ * user counts as gone; its folder is not ours to delete anyway.
+ */
+async function processLives(pid: string): Promise<boolean> {
+  const { success } = await new Deno.Command("/bin/sh", {
+    args: ["-c", 'kill -0 "$1" 2>/dev/null', "sh", pid],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return success;
 }
 
 /**

@@ -880,3 +880,43 @@ Deno.test("shim.ts exits with the app's code and prints one line to stderr", asy
     );
   });
 });
+
+Deno.test("runShim() deletes the FIFO folders of shims killed long ago, and only those", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "shimlog-sweep-probe-" })
+    .then(async (probe) => {
+      await Deno.remove(probe);
+      return probe.slice(0, probe.lastIndexOf("/"));
+    });
+  // A process that has exited: nothing has its pid (until it is reused).
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const deadPid = gone.pid;
+  const tag = crypto.randomUUID().slice(0, 8);
+  const stale = `${tmp}/shimlog-${deadPid}-${tag}a`;
+  const recent = `${tmp}/shimlog-${deadPid}-${tag}b`;
+  const live = `${tmp}/shimlog-${Deno.pid}-${tag}c`;
+  const old = new Date(Date.now() - 3_600_000);
+  try {
+    for (const dir of [stale, recent, live]) {
+      await Deno.mkdir(dir);
+      await Deno.writeTextFile(`${dir}/out`, "");
+    }
+    await Deno.utime(stale, old, old);
+    await Deno.utime(live, old, old);
+    await withTempDir(async (dir) => {
+      const { code } = await shim({
+        id: "sweep",
+        dataRoot: dir,
+        command: ["true"],
+      });
+      assert.equal(code, 0);
+    });
+    assert.equal(await exists(stale), false, "stale: deleted");
+    assert.equal(await exists(recent), true, "too recent: kept");
+    assert.equal(await exists(live), true, "its shim lives: kept");
+  } finally {
+    for (const dir of [stale, recent, live]) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+});
