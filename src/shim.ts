@@ -522,16 +522,15 @@ async function runWithDriver(
       const readyEnd = new FifoEnd(fifos.ready, "both");
       const driver = startDriver(config, fifos, out);
       let appRunning = false;
+      let log: Deno.FsFile | null = null;
       const watch = driver.child.status.then(async (status) => {
         if (!appRunning) return;
-        // No reader left: the app's writes fail with EPIPE instead of
-        // filling the FIFOs and hanging. An app still blocked opening one
-        // goes on.
+        // No reader left once the shim lets go of its ends: the app's
+        // writes (and the shim's copy of a terminal's output, through its
+        // own write-only end) fail with EPIPE instead of filling the FIFOs
+        // and hanging.
         await outEnd.close();
         await errEnd.close();
-        for (const path of [fifos.out, fifos.err]) {
-          (await Deno.open(path, { read: true, write: true })).close();
-        }
         await out.say(
           `shimlog: the log driver exited early with code ${status.code}; further output is lost`,
         );
@@ -547,8 +546,15 @@ async function runWithDriver(
         if (outcome.kind === "ready" && signals.received === null) {
           // The driver holds the read ends, and so does the shim, so the
           // app's own opens of the FIFOs cannot block.
-          const log = await outEnd.opened();
+          await outEnd.opened();
           await errEnd.opened();
+          // Terminal mode: the shim copies the terminal's output into the
+          // log through an end of its own that only writes, so that it
+          // fails with EPIPE once the driver is gone (the read-write end
+          // would let it fill the FIFO and wait for ever).
+          log = app.terminal === null
+            ? null
+            : await Deno.open(fifos.out, { write: true });
           // Terminal mode: fd 4 carries nothing, and the driver's reader of it
           // ends at once: the shim held its only writer. (It has opened
           // /dev/fd/4 before signalling ready, so closing now cannot leave
@@ -559,6 +565,8 @@ async function runWithDriver(
             ? await runCommand(app, fifos, signals)
             : await runInTerminal(app, app.terminal, log, signals);
           appRunning = false;
+          log?.close();
+          log = null;
           await outEnd.close();
           await errEnd.close();
           const driverStatus = await stopDriver(driver, config.killTimeout);
@@ -591,6 +599,7 @@ async function runWithDriver(
         return { failed: true, code: SHIM_FAILURE_EXIT_CODE };
       } finally {
         appRunning = false;
+        log?.close();
         await outEnd.close();
         await errEnd.close();
         await readyEnd.close();
@@ -602,6 +611,7 @@ async function runWithDriver(
       }
     } finally {
       await Deno.remove(tempDir, { recursive: true }).catch(async (error) => {
+        if (error instanceof Deno.errors.NotFound) return; // cleaned already
         await out.say(
           `shimlog: cannot remove ${JSON.stringify(tempDir)}: ${
             describe(error)

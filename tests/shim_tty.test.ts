@@ -375,3 +375,45 @@ Deno.test("shim.ts -t without --allow-ffi exits 125 without starting anything", 
     assert.deepEqual([...Deno.readDirSync(dir)], [], "no driver, no app");
   });
 });
+
+Deno.test("runShim() with tty returns the app's code when the log driver dies while the app writes a lot", async () => {
+  await withTempDir(async (dir) => {
+    const go = `${dir}/go`;
+    const started = `${dir}/started`;
+    const running = shim({
+      id: "driver-dies",
+      dataRoot: dir,
+      // Waits until the driver is stopped, then writes far more than a
+      // FIFO holds.
+      command: [
+        "sh",
+        "-c",
+        ': >"$2"; while [ ! -e "$1" ]; do sleep 0.02; done; head -c 20000000 /dev/zero; exit 5',
+        "sh",
+        go,
+        started,
+      ],
+    });
+    for (let i = 0; i < 300; i++) {
+      if (await Deno.stat(started).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The driver, stopped so that its FIFO fills, then killed.
+    let pid = "";
+    for (let i = 0; i < 200 && pid === ""; i++) {
+      const { stdout } = await new Deno.Command("pgrep", {
+        args: ["-f", `driver\\.ts data-root ${dir}$`],
+      }).output();
+      pid = decoder.decode(stdout).trim();
+      if (pid === "") await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(pid, /^\d+$/);
+    Deno.kill(Number(pid), "SIGSTOP");
+    await Deno.writeTextFile(go, "");
+    await new Promise((r) => setTimeout(r, 1000));
+    Deno.kill(Number(pid), "SIGKILL");
+    const { code, stderr } = await running;
+    assert.equal(code, 5, stderr);
+    assert.match(stderr, /the log driver exited early with code 137/);
+  });
+});
