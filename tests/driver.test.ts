@@ -535,6 +535,24 @@ for (const driver of ["json-file", "cri"]) {
   });
 }
 
+/**
+ * The driver's arguments for `log` in `driver`'s format, rotated at about
+ * `k` thousand bytes (KiB for cri, whose sizes are Kubernetes quantities),
+ * three files kept.
+ */
+function rotating(log: string, driver: string, k: number): string[] {
+  return [
+    "log-path",
+    log,
+    "log-driver",
+    driver,
+    "max-size",
+    driver === "cri" ? `${k}Ki` : `${k}k`,
+    "max-file",
+    "3",
+  ];
+}
+
 for (const driver of ["json-file", "cri"]) {
   Deno.test({
     name:
@@ -545,16 +563,7 @@ for (const driver of ["json-file", "cri"]) {
     fn: () =>
       withTmpfs("size=4m,nr_inodes=5", async (root, small) => {
         const log = `${small}/c.log`;
-        const d = await startDriver(root, [
-          "log-path",
-          log,
-          "log-driver",
-          driver,
-          "max-size",
-          driver === "cri" ? "10Ki" : "10k",
-          "max-file",
-          "3",
-        ]);
+        const d = await startDriver(root, rotating(log, driver, 10));
         assert.deepEqual([...await d.ready], [1]);
         const lines: string[] = [];
         for (let i = 0; i < 1000; i++) {
@@ -598,16 +607,7 @@ for (const driver of ["json-file", "cri"]) {
     fn: () =>
       withTmpfs("size=1m", async (root, small) => {
         const log = `${small}/c.log`;
-        const d = await startDriver(root, [
-          "log-path",
-          log,
-          "log-driver",
-          driver,
-          "max-size",
-          driver === "cri" ? "100Ki" : "100k",
-          "max-file",
-          "3",
-        ]);
+        const d = await startDriver(root, rotating(log, driver, 100));
         assert.deepEqual([...await d.ready], [1]);
         const line = (i: number) => `line ${i} ${"x".repeat(90)}\n`;
         const lines = (from: number, to: number) =>
