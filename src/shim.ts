@@ -627,6 +627,9 @@ async function runWithDriver(
 /** How a shim's private folder of FIFOs is named: then its pid and `-`. */
 const FIFO_FOLDER_PREFIX = "shimlog-";
 
+/** The name of a shim's folder of FIFOs, its pid captured. */
+const STALE_NAME = new RegExp(`^${FIFO_FOLDER_PREFIX}(\\d+)-`);
+
 /**
  * A folder of FIFOs whose shim is gone is older than this, in ms, before it
  * is deleted (a shim uses it only while it starts its driver and its app).
@@ -643,7 +646,7 @@ const STALE_FIFO_FOLDER_MS = 60_000;
 async function removeStaleFifoFolders(tmp: string): Promise<void> {
   try {
     for await (const entry of Deno.readDir(tmp)) {
-      const match = /^shimlog-(\d+)-/.exec(entry.name);
+      const match = STALE_NAME.exec(entry.name);
       if (match === null || !entry.isDirectory) continue;
       const path = `${tmp}/${entry.name}`;
       try {
