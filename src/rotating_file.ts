@@ -170,6 +170,8 @@ export class RotatingFile {
    * names.
    */
   #kept = 0;
+  /** Without compress: `.gz` files an earlier run left, shifted too. */
+  #oldGz = false;
   #errors: unknown[] = [];
   #onEvent: LogFileEventHandler | undefined;
   #gate = new RotationGate();
@@ -192,8 +194,10 @@ export class RotatingFile {
     // The highest number there, past any gap: a writer killed between two
     // shifts leaves one empty number, and shifting only the files below it
     // would rename the next ones over those above it.
-    for (let i = this.#maxFile - 1; i >= 1 && this.#kept === 0; i--) {
-      if (exists(`${path}.${i}`) || exists(`${path}.${i}.gz`)) this.#kept = i;
+    for (let i = this.#maxFile - 1; i >= 1; i--) {
+      const gz = exists(`${path}.${i}.gz`);
+      this.#oldGz ||= gz;
+      if (this.#kept === 0 && (gz || exists(`${path}.${i}`))) this.#kept = i;
     }
   }
 
@@ -323,16 +327,15 @@ export class RotatingFile {
     const name = this.path;
     if (this.#compress) this.#shiftCompressed();
     else {
-      // `.gz` files too, which an earlier run with compress left: moby's
+      // `.gz` files too, if an earlier run with compress left some: moby's
       // rotate() leaves them behind, to be shadowed by the plain files
       // shifted onto their numbers.
+      const suffixes = this.#oldGz ? ["", ".gz"] : [""];
       for (let i = Math.min(this.#kept, this.#maxFile - 1); i >= 1; i--) {
-        for (const suffix of ["", ".gz"]) {
-          if (i === this.#maxFile - 1) this.#discard(`${name}.${i}${suffix}`);
-          else {renameIfExists(
-              `${name}.${i}${suffix}`,
-              `${name}.${i + 1}${suffix}`,
-            );}
+        for (const suffix of suffixes) {
+          const from = `${name}.${i}${suffix}`;
+          if (i === this.#maxFile - 1) this.#discard(from);
+          else renameIfExists(from, `${name}.${i + 1}${suffix}`);
         }
       }
     }
