@@ -91,6 +91,12 @@ export interface ThroughputResult {
   options: string[];
   contenders: Partial<Record<Contender, ContenderResult>>;
   ratios: Record<string, Medians>;
+  /**
+   * With rotation: the median, over the rounds, of `ours`'s wall time over
+   * `ours-plain`'s in the same round (the two run one after the other), so
+   * that the machine's drift from round to round cancels out.
+   */
+  pairedRotationRatio?: number | null;
   targets: TargetResult[];
   error?: string;
   notAvailable?: string;

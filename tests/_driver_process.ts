@@ -15,6 +15,8 @@ export interface DriverProcess {
   stdoutPath: string;
   /** Write end of the container's stderr (fd 4). */
   stderr: Deno.FsFile;
+  /** The FIFO behind fd 4. */
+  stderrPath: string;
   /**
    * Resolves with the ready byte, or nothing if the driver exited without
    * one (the inherited fd 5 stays open in the driver, so EOF comes only
@@ -141,6 +143,7 @@ export async function startDriver(
     stdout,
     stdoutPath: out,
     stderr,
+    stderrPath: err,
     ready,
     async finish() {
       // As a shim does: hold the write ends until the driver is ready or has

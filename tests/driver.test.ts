@@ -4,7 +4,11 @@ import { driverArgv, driverEnv, startDriver } from "./_driver_process.ts";
 import { holdLogLock } from "../src/log_lock.ts";
 import { runLoggingDriver } from "../src/containerd_logging.ts";
 import { makeFifos } from "../src/fifo.ts";
-import { PIPE_CAPACITY, pipeCapacity } from "../src/pipe_reader.ts";
+import {
+  PIPE_CAPACITY,
+  pipeCapacity,
+  ROTATING_PIPE_CAPACITY,
+} from "../src/pipe_reader.ts";
 
 const enc = new TextEncoder();
 
@@ -396,6 +400,39 @@ Deno.test("driver.ts logs the same entries whether it reads its pipes through th
   assert.equal(logs(viaLibc, "stdout").join(""), text(out));
   assert.equal(logs(viaLibc, "stderr").join(""), text(err));
   assert.equal(logs(viaLibc, "stdout").at(-1), "fragment");
+});
+
+Deno.test("driver.ts raises both pipes to 1 MiB when its log rotates, to write on through rotations", async () => {
+  for (
+    const [driver, opts] of [
+      ["json-file", ["max-size", "1m"]],
+      ["cri", ["max-size", "1Mi"]],
+    ] as const
+  ) {
+    const root = await Deno.makeTempDir();
+    try {
+      const d = await startDriver(
+        root,
+        [
+          "log-driver",
+          driver,
+          "log-path",
+          `${root}/x.log`,
+          ...opts,
+        ],
+        { id: "c1", namespace: "default" },
+        { ffi: true },
+      );
+      await d.ready;
+      assert.equal(pipeCapacity(d.stdoutPath), ROTATING_PIPE_CAPACITY, driver);
+      assert.equal(pipeCapacity(d.stderrPath), ROTATING_PIPE_CAPACITY, driver);
+      assert.equal(ROTATING_PIPE_CAPACITY, 1024 * 1024);
+      const { code, stderr } = await d.finish();
+      assert.equal(code, 0, stderr);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  }
 });
 
 Deno.test("driver.ts without WebAssembly SIMD (V8 --no-enable-sse4-1, as a CPU without SSE4.1) writes the same json-file and CRI logs through its JavaScript paths", async () => {
