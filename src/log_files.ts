@@ -676,8 +676,15 @@ export class LogFileSet {
         }
         if (candidate === undefined) {
           // The end, unless a shift is under way: Docker renames from the
-          // top down before it renames NAME, leaving a hole for a moment.
-          if (exists(`${this.path}.${k + 1}`)) disturbed = true;
+          // top down before it renames NAME, leaving a hole for a moment,
+          // with the number above it filled until NAME is renamed. So NAME
+          // is looked at again after that number: if this rotation ended
+          // meanwhile, the next one's shift may have emptied it too, and
+          // the files above would be neither walked nor retired.
+          if (
+            exists(`${this.path}.${k + 1}`) ||
+            !sameFile(this.path, fresh.ino)
+          ) disturbed = true;
           break;
         }
         if (isSameFile(candidate, last)) {

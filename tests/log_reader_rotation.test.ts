@@ -215,6 +215,66 @@ for (const compress of [false, true]) {
   });
 }
 
+Deno.test("LogFileSet.discover() misses no file when, while it looks at the hole of one shift, that rotation ends and the next one's shift empties the number above", async () => {
+  // The walk up from NAME.1 finds NAME.2 missing: the hole of a shift under
+  // way, unless nothing is above it. Before it looks above, its thread
+  // stalls while the writer ends that rotation and starts the next, whose
+  // shift has just moved NAME.3 up to NAME.4: NAME.3 is missing too. Taken
+  // for the end, that left the file in NAME.4, neither walked nor retired,
+  // unread and untold.
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, "");
+    const followed = await followedRetirer(path);
+    const writer = new ScriptedWriter(path, 5, { retirer: followed.retirer });
+    const set = new LogFileSet(path);
+    const statSync = Deno.statSync;
+    try {
+      const files = set.open(); // file 0
+      writer.write();
+      for (let r = 0; r < 7; r++) {
+        writer.rotate();
+        writer.write();
+      }
+      // Files 0-2 retired; NAME.4 to NAME are files 3-7. A rotation begins:
+      // file 3 retired, 4 and 5 shifted up, a hole at NAME.2.
+      followed.retirer.remove(`${path}.4`);
+      Deno.renameSync(`${path}.3`, `${path}.4`);
+      Deno.renameSync(`${path}.2`, `${path}.3`);
+      let stalled = false;
+      Deno.statSync = (p) => {
+        if (p === `${path}.3` && !stalled) {
+          stalled = true;
+          // That rotation ends (file 8 is written), the next one begins.
+          Deno.renameSync(`${path}.1`, `${path}.2`);
+          Deno.renameSync(path, `${path}.1`);
+          Deno.writeTextFileSync(path, "");
+          writer.write();
+          followed.retirer.remove(`${path}.4`);
+          Deno.renameSync(`${path}.3`, `${path}.4`);
+        }
+        return statSync(p);
+      };
+      files.push(...set.discover());
+      assert.ok(stalled, "the walk looked above the hole");
+      Deno.statSync = statSync;
+      // The second rotation ends; file 9 is written.
+      Deno.renameSync(`${path}.2`, `${path}.3`);
+      Deno.renameSync(`${path}.1`, `${path}.2`);
+      Deno.renameSync(path, `${path}.1`);
+      Deno.writeTextFileSync(path, "");
+      writer.write();
+      files.push(...set.discover());
+      assert.deepEqual(files.map((f) => f.gapBefore), files.map(() => false));
+      assert.equal(contents(set, files), numbers(0, writer.written));
+    } finally {
+      Deno.statSync = statSync;
+      set.close();
+      await followed.end();
+    }
+  });
+});
+
 /**
  * Makes the next `times` listings of a folder slow, as in a large folder:
  * `during` runs while each one reads it, and the listing shows what
