@@ -417,10 +417,15 @@ function explainFdError(error: unknown, path: string, fd: number): unknown {
   if (error instanceof Deno.errors.NotFound) {
     return new Error(`fd ${fd} is not open: ${layout}`, { cause: error });
   }
-  if (
-    error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied
-  ) {
+  if (error instanceof Deno.errors.PermissionDenied) {
+    // EACCES from the kernel: /dev/fd/N opens the pipe again, which its
+    // permissions allow only its owner (or root).
+    return new Error(
+      `fd ${fd} is a pipe that the driver's user may not open again (reading /dev/fd/${fd} opens it anew, which the pipe's owner and mode must allow): run the driver as the user who made its pipes, or as root; ${layout}`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.NotCapable) {
     return new Error(
       `fd ${fd} is not open, or not a pipe or FIFO, or was not granted (--allow-read=/dev/fd/3,/dev/fd/4 --allow-write=/dev/fd/5 cover pipes only; a closed fd's number is taken by Deno's own files): ${layout}`,
       { cause: error },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { jsonLines, withTmpfs } from "./_helpers.ts";
 import { driverArgv, driverEnv, startDriver } from "./_driver_process.ts";
 import { holdLogLock } from "../src/log_lock.ts";
@@ -271,6 +272,39 @@ Deno.test("driver.ts explains an fd that is not a pipe, and creates no log file"
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "driver.ts whose user may not open its pipe again says so, not that the fd is closed, before it makes any file",
+  // Root without CAP_DAC_OVERRIDE meets the FIFO's mode as any user would.
+  ignore: !existsSync("/usr/bin/setpriv"),
+  async fn() {
+    const root = await Deno.makeTempDir();
+    try {
+      const fifo = `${root}/in`;
+      await new Deno.Command("mkfifo", { args: ["-m", "0200", fifo] })
+        .output();
+      const { code, stderr } = await driverWithFds(
+        root,
+        'exec 7<>"$0"; exec /usr/bin/setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-all "$@" 3<&7 4<&7 5>/dev/null',
+        fifo,
+      ).output();
+      const text = new TextDecoder().decode(stderr);
+      assert.equal(code, 1, text);
+      assert.match(
+        text,
+        /^shimlog driver: fd 3 is a pipe that the driver's user may not open again .*run the driver as the user who made its pipes, or as root/,
+      );
+      assert.deepEqual(
+        [...Deno.readDirSync(root)].map((e) => e.name),
+        ["in"],
+        "no log file, lock or marker",
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
 });
 
 Deno.test("driver.ts with fd 5 closed says fd 5 may not be open, before it makes any file", async () => {
