@@ -141,6 +141,11 @@ export function listRotatedFiles(path: string): RotatedName[] {
  * rotation. Either someone deleted files by hand or a writer stopped
  * half-way through, and the files that exist are returned.
  *
+ * A missing log file beside rotated files is a writer between the rename
+ * of the old file and the new one: the set is opened again for up to a
+ * second. Still missing then, the writer was killed there (the next one
+ * makes the file again): the rotated files are returned on their own.
+ *
  * Needs `--allow-read` for the folder.
  *
  * @param path The log file's path.
@@ -197,10 +202,14 @@ export function openLogFiles(
       // Between the rename (or removal) of the old file and the creation of
       // the new one, which a busy writer may take a while to reach: while
       // there are signs of a writer, try again for up to a second.
-      if (
-        !(error instanceof Deno.errors.NotFound) || ++missing > 1000 ||
-        !hasWriterTraces(path)
-      ) throw error;
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (++missing > 1000) {
+        // A writer killed between the two: what it rotated is the log.
+        const rotated = openRotatedOnly(path);
+        if (rotated.length > 0) return rotated;
+        throw error;
+      }
+      if (!hasWriterTraces(path)) throw error;
       sleepSync(1);
       attempt--;
       continue;
@@ -210,6 +219,20 @@ export function openLogFiles(
   throw new Error(
     `Cannot open "${path}" and its rotated files: it keeps rotating`,
   );
+}
+
+/**
+ * The rotated files of a log whose file is missing, oldest first; none
+ * when it has none. No writer is rotating them (see
+ * {@linkcode openLogFiles}).
+ */
+function openRotatedOnly(path: string): OpenLogFile[] {
+  const files: OpenLogFile[] = [];
+  for (const name of listRotatedFiles(path)) {
+    const file = tryOpen(name);
+    if (file !== undefined) files.push(file);
+  }
+  return files;
 }
 
 /** Whether a writer has left files beside a missing log file. */
@@ -977,6 +1000,7 @@ export const WORKER_CODE: readonly (
   hasWriterTraces,
   sleepSync,
   openLogFiles,
+  openRotatedOnly,
   openLogFile,
   tryOpen,
   sameFile,

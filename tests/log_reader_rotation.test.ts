@@ -615,6 +615,23 @@ Deno.test("openLogFiles() waits for a writer caught between rotating its file aw
   });
 });
 
+Deno.test("openLogFiles() gives the rotated files on their own, oldest first, once the log file has been missing for a second: a writer killed between rotating its file away and creating the next", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.2`, "0\n");
+    Deno.writeTextFileSync(`${path}.1`, "1\n");
+    Deno.writeTextFileSync(`${path}.rotating-1234`, "");
+    const start = performance.now();
+    const files = openLogFiles(path);
+    try {
+      assert.ok(performance.now() - start >= 1000, "waited for the writer");
+      assert.deepEqual(files.map((f) => f.path), [`${path}.2`, `${path}.1`]);
+    } finally {
+      closeAll(files);
+    }
+  });
+});
+
 Deno.test("LogFileSet.discover() with max-file=1 follows the deleted file with the new one, and with retirement finds files it missed", async () => {
   await withDir(async (dir) => {
     const plain = new ScriptedWriter(`${dir}/a.log`, 1);
@@ -883,6 +900,32 @@ Deno.test("openLogFiles() takes a set at once when a file is compressed between 
       } finally {
         closeAll(files);
       }
+    }
+  });
+});
+
+Deno.test("WorkerFileAccess opens, in its worker too, the rotated files of a log whose writer was killed between rotating its file away and creating the next, then follows the next writer's file", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(`${path}.2`, "0\n");
+    Deno.writeTextFileSync(`${path}.1`, "1\n");
+    const access = new WorkerFileAccess(path, 60_000); // looks only when asked
+    try {
+      const files = await access.open();
+      assert.deepEqual(files.map((f) => f.path), [`${path}.2`, `${path}.1`]);
+      Deno.writeTextFileSync(path, "2\n"); // the next writer
+      const found = await access.discovered(true);
+      assert.deepEqual(found.map((f) => [f.path, f.gapBefore]), [[
+        path,
+        false,
+      ]]);
+      let text = "";
+      for (const f of [...files, ...found]) {
+        text += dec.decode(await access.read(f.id, 0, await access.size(f.id)));
+      }
+      assert.equal(text, numbers(0, 3));
+    } finally {
+      await access.close();
     }
   });
 });
