@@ -529,6 +529,11 @@ export class LogFileSet {
   #nextId = 0;
   /** The newest file: the one being written when last looked at. */
   #newest: OpenLogFile | undefined;
+  /**
+   * Whether the log rotates in kubelet's scheme, once known (see
+   * {@linkcode LogFileSet.discover}).
+   */
+  #kubelet: boolean | undefined;
 
   /**
    * Prepares to hold the files of a log; {@linkcode LogFileSet.open} opens them.
@@ -626,13 +631,35 @@ export class LogFileSet {
       if (error instanceof Deno.errors.NotFound) return [];
       throw error;
     }
-    const found = listRotatedFiles(this.path).some((r) => r.order > 0)
+    const found = this.#isKubelet(last)
       ? this.#kubeletFilesAfter(last)
       : this.#dockerFilesAfter(last);
     if (found === undefined) return [];
     if (!this.#isKept(last)) closeAll([last]);
     this.#newest = found.files[found.files.length - 1];
     return found.files.map((f) => this.#keep(f, found.gaps.has(f)));
+  }
+
+  /**
+   * Whether the log rotates in kubelet's scheme (stamped names) rather than
+   * Docker's (numbers). Known for good from the content of the file being
+   * written, as the writers tie scheme to format: a CRI line begins with
+   * its time (`2026-11-30T`), a json-file entry with `{`. Before there is
+   * content, from kubelet's names in a listing, known for good once seen: a
+   * folder full of retired files read while they change is no snapshot and
+   * may show none, and Docker's walk would pass kubelet's files by.
+   */
+  #isKubelet(last: OpenLogFile): boolean {
+    if (this.#kubelet !== undefined) return this.#kubelet;
+    const head = last.compressed
+      ? ""
+      : String.fromCharCode(...readHead(last.file, 11));
+    if (head.startsWith("{")) return this.#kubelet = false;
+    if (/^\d{4}-\d\d-\d\dT$/.test(head)) return this.#kubelet = true;
+    if (listRotatedFiles(this.path).some((r) => r.order > 0)) {
+      return this.#kubelet = true;
+    }
+    return false;
   }
 
   #isKept(file: OpenLogFile): boolean {
@@ -768,13 +795,16 @@ export class LogFileSet {
     }
     const files: OpenLogFile[] = [];
     let freshSeen = false;
+    let vanished = false;
     for (const name of rotated.slice(found + 1)) {
       const opened = tryOpen(name);
       if (opened === undefined) {
-        // Rotated away (retired) since it was listed, and `last` with it:
-        // the next look finds both among the retired files.
-        closeAll([...files, fresh]);
-        return undefined;
+        // Rotated away (retired) since it was listed, and `last` with it
+        // (the oldest go first): it is among the retired files, which are
+        // merged in below. Giving up here instead would never end while the
+        // writer rotates faster than the folder can be listed.
+        vanished = true;
+        continue;
       }
       if (isSameFile(opened, fresh)) {
         // Files listed after it are newer: the next look takes them.
@@ -786,12 +816,39 @@ export class LogFileSet {
     }
     if (!freshIsCurrent && !freshSeen) {
       // `fresh` was rotated, and maybe removed, while the folder was
-      // listed: the order of what was seen is unknown. Look again later.
-      closeAll([...files, fresh]);
-      return undefined;
+      // listed: the order of what was seen is unknown. If it was retired
+      // since, so were all files before it (the oldest go first): the
+      // retired files after `last` up to `fresh` are the files wanted, and
+      // what is still listed is newer, for the next look. A writer that
+      // rotates during every listing would otherwise never be caught up.
+      closeAll(files);
+      const retired = listRetiredFiles(this.path);
+      let isRetired = false;
+      for (let i = retired.length - 1; i >= 0 && !isRetired; i--) {
+        const file = tryOpen(retired[i]);
+        if (file === undefined) continue;
+        isRetired = isSameFile(file, fresh);
+        closeAll([file]);
+      }
+      if (!isRetired) {
+        closeAll([fresh]);
+        return undefined; // look again later
+      }
+      return withRetired(this.path, last, [fresh], true);
     }
     files.push(fresh);
-    if (found !== -1) return { files, gaps: new Set() };
+    if (found !== -1 && !vanished) return { files, gaps: new Set() };
+    if (found !== -1) {
+      // A newer file vanished while `last` was listed: `last` must have
+      // been retired first; if it is still there, look again later.
+      const again = tryOpen(rotated[found]);
+      const still = again !== undefined && isSameFile(again, last);
+      if (again !== undefined) closeAll([again]);
+      if (still) {
+        closeAll(files);
+        return undefined;
+      }
+    }
     return withRetired(this.path, last, files, rotated.length > 0);
   }
 }

@@ -967,3 +967,100 @@ Deno.test("WorkerFileAccess runs discovery in its worker, through compressed, re
     }
   });
 });
+
+Deno.test("LogFileSet.discover() keeps up with kubelet's names when the writer rotates during every listing of the folder and retires the files listed", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/0.log`;
+    Deno.writeTextFileSync(path, "");
+    // A budget of about 40 files: a follower stuck for longer loses some.
+    const retirer = new LogRetirer(path, { maxBytes: 40 * 12 });
+    retirer.start();
+    const follower = await holdFollowerLock(path);
+    assert.ok(follower !== undefined);
+    let n = 0;
+    const write = () => {
+      Deno.writeTextFileSync(path, numbers(n, n + 3), { append: true });
+      n += 3;
+    };
+    // kubelet's scheme with max-file=2: one rotated file is kept, the one
+    // before it is retired at each rotation.
+    const rotated: string[] = [];
+    let second = 0;
+    const rotate = () => {
+      const s = second++;
+      const stamp = `20261129-15${String(Math.floor(s / 60)).padStart(2, "0")}${
+        String(s % 60).padStart(2, "0")
+      }`;
+      Deno.renameSync(path, `${path}.${stamp}`);
+      Deno.writeTextFileSync(path, "");
+      rotated.push(`${path}.${stamp}`);
+      while (rotated.length > 1) retirer.remove(rotated.shift()!);
+      write();
+    };
+    const set = new LogFileSet(path);
+    const readDirSync = Deno.readDirSync;
+    try {
+      const files = set.open();
+      write();
+      rotate();
+      // The writer rotates once after each read of the folder: each file
+      // a listing shows is retired before it can be opened.
+      Deno.readDirSync = (p) => {
+        const entries = [...readDirSync(p)];
+        rotate();
+        return entries[Symbol.iterator]();
+      };
+      let looks = 0;
+      for (let look = 0; look < 10; look++) {
+        const found = set.discover();
+        if (found.length > 0) looks++;
+        files.push(...found);
+      }
+      Deno.readDirSync = readDirSync;
+      files.push(...set.discover());
+      assert.ok(looks >= 5, `only ${looks} of 10 looks found files`);
+      assert.deepEqual(files.filter((f) => f.gapBefore), []);
+      assert.equal(contents(set, files), numbers(0, n));
+    } finally {
+      Deno.readDirSync = readDirSync;
+      set.close();
+      follower.release();
+      await retirer.finish();
+    }
+  });
+});
+
+Deno.test("LogFileSet.discover() takes a CRI log for kubelet's scheme from its content, though a listing of the folder shows none of kubelet's names", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/0.log`;
+    const line = (n: number) =>
+      `2026-11-30T10:00:0${n}.000000000Z stdout F line ${n}\n`;
+    Deno.writeTextFileSync(path, line(0));
+    const set = new LogFileSet(path);
+    const readDirSync = Deno.readDirSync;
+    try {
+      const files = set.open();
+      // Two rotations, as kubelet's: A and B get stamped names, C is written.
+      Deno.renameSync(path, `${path}.20261130-100000`);
+      Deno.writeTextFileSync(path, line(1));
+      Deno.renameSync(path, `${path}.20261130-100001`);
+      Deno.writeTextFileSync(path, line(2));
+      // A read of a changing folder is no snapshot: reads made to tell the
+      // scheme miss the stamped names (those made to follow kubelet's
+      // scheme, once it is known, see them).
+      Deno.readDirSync = (p) => {
+        const entries = [...readDirSync(p)];
+        if (new Error().stack?.includes("kubeletFilesAfter")) {
+          return entries.values();
+        }
+        return entries.filter((e) => !/\.\d{8}-\d{6}$/.test(e.name)).values();
+      };
+      files.push(...set.discover());
+      assert.deepEqual(files.map((f) => f.gapBefore), [false, false, false]);
+      assert.equal(contents(set, files), line(0) + line(1) + line(2));
+    } finally {
+      Deno.readDirSync = readDirSync;
+      set.close();
+    }
+  });
+});
