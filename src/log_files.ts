@@ -534,6 +534,8 @@ export class LogFileSet {
    * {@linkcode LogFileSet.discover}).
    */
   #kubelet: boolean | undefined;
+  /** Since when the log file is missing (`performance.now()`), if it is. */
+  #missingSince: number | undefined;
 
   /**
    * Prepares to hold the files of a log; {@linkcode LogFileSet.open} opens them.
@@ -619,17 +621,29 @@ export class LogFileSet {
    * Synchronous and quick when nothing changed (one `stat`), so that it
    * can run every millisecond.
    *
+   * @param final The writer is gone (its lock released): a missing log
+   *   file is not coming back (a writer killed between renaming its full
+   *   file and making the next), and the rotated files newer than the last
+   *   one found are taken at once. Without it they are taken once the log
+   *   file has been missing for a second (a writer stuck there).
    * @returns The new files, oldest first; none most of the time.
    */
-  discover(): KeptFile[] {
+  discover(final = false): KeptFile[] {
     const last = this.#newest;
     if (last === undefined) return [];
     if (this.#files.size >= 4096) return []; // too far behind to keep up
     try {
-      if (Deno.statSync(this.path).ino === last.ino) return [];
+      const ino = Deno.statSync(this.path).ino;
+      this.#missingSince = undefined;
+      if (ino === last.ino) return [];
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return [];
-      throw error;
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const now = performance.now();
+      this.#missingSince ??= now;
+      if (final || now - this.#missingSince >= 1000) {
+        return this.#rotatedAfter(last);
+      }
+      return [];
     }
     const found = this.#isKubelet(last)
       ? this.#kubeletFilesAfter(last)
@@ -660,6 +674,22 @@ export class LogFileSet {
       return this.#kubelet = true;
     }
     return false;
+  }
+
+  /**
+   * The rotated files newer than `last`, when the writer is gone and left
+   * no log file: nothing moves them any more, so one listing holds.
+   */
+  #rotatedAfter(last: OpenLogFile): KeptFile[] {
+    const rotated = openRotatedOnly(this.path);
+    const at = rotated.findIndex((f) => isSameFile(f, last));
+    closeAll(rotated.slice(0, at + 1));
+    const newer = at === -1 ? [] : rotated.slice(at + 1);
+    if (at === -1) closeAll(rotated);
+    if (newer.length === 0) return [];
+    if (!this.#isKept(last)) closeAll([last]);
+    this.#newest = newer[newer.length - 1];
+    return newer.map((f) => this.#keep(f, false));
   }
 
   #isKept(file: OpenLogFile): boolean {

@@ -44,7 +44,8 @@ export interface LogFileAccess {
    * when following.
    *
    * @param now Look at the folder now, rather than report what the last
-   *   look found.
+   *   look found: the final look, once the writer is gone (see
+   *   `LogFileSet.discover`).
    */
   discovered(now?: boolean): Promise<KeptFile[]>;
   /** Waits `ms` milliseconds, or less if new files are found meanwhile. */
@@ -85,8 +86,8 @@ export class LocalFileAccess implements LogFileAccess {
     this.#set.release(id);
   }
 
-  discovered(): Promise<KeptFile[]> {
-    return Promise.resolve(this.#discover ? this.#set.discover() : []);
+  discovered(now = false): Promise<KeptFile[]> {
+    return Promise.resolve(this.#discover ? this.#set.discover(now) : []);
   }
 
   wait(ms: number): Promise<void> {
@@ -244,7 +245,7 @@ export class WorkerFileAccess implements LogFileAccess {
 
   async discovered(now = false): Promise<KeptFile[]> {
     // The worker sends what it finds before it answers.
-    if (now) await this.#call(OP.discover);
+    if (now) await this.#call(OP.discover, 1); // 1: the final look
     if (this.#failure !== undefined) throw this.#failure;
     return this.#news.splice(0);
   }
@@ -356,7 +357,7 @@ function keeperWorker(
           set.release(id);
           scope.postMessage({ kind: "done", seq, value: undefined });
         } else if (op === OP.discover) {
-          const files = set.discover();
+          const files = set.discover(id === 1);
           if (files.length > 0) scope.postMessage({ kind: "files", files });
           scope.postMessage({ kind: "done", seq, value: undefined });
         } else if (op === OP.close) {

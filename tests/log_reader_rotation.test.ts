@@ -1064,3 +1064,61 @@ Deno.test("LogFileSet.discover() takes a CRI log for kubelet's scheme from its c
     }
   });
 });
+
+Deno.test("LogFileSet.discover() takes the rotated files newer than the last one found on its final look, once a writer killed mid-rotation has left no log file, in its worker too", async () => {
+  await withDir(async (dir) => {
+    for (const kubelet of [false, true]) {
+      const path = `${dir}/${kubelet ? "k" : "d"}.log`;
+      const name = (i: number) =>
+        kubelet ? `${path}.20261130-10000${i}` : `${path}.${3 - i}`;
+      Deno.writeTextFileSync(path, numbers(0, 3));
+      const set = new LogFileSet(path);
+      const access = new WorkerFileAccess(path, 60_000);
+      try {
+        const files = set.open();
+        const viaWorker = await access.open();
+        // Two rotations; the writer is killed before it makes the next file.
+        Deno.renameSync(path, name(1));
+        Deno.writeTextFileSync(name(2), numbers(3, 6));
+        assert.deepEqual(set.discover(), [], "not before the final look");
+        const found = set.discover(true);
+        assert.deepEqual(found.map((f) => [f.path, f.gapBefore]), [
+          [name(2), false],
+        ]);
+        files.push(...found);
+        assert.equal(contents(set, files), numbers(0, 6));
+        assert.deepEqual(set.discover(true), [], "nothing newer since");
+        viaWorker.push(...await access.discovered(true));
+        assert.deepEqual(viaWorker.map((f) => f.path), [path, name(2)]);
+      } finally {
+        set.close();
+        await access.close();
+      }
+    }
+  });
+});
+
+Deno.test("LogFileSet.discover() takes the rotated files newer than the last one found once the log file has been missing for a second, though the writer still holds its lock", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/x.log`;
+    Deno.writeTextFileSync(path, numbers(0, 3));
+    const set = new LogFileSet(path);
+    try {
+      const files = set.open();
+      Deno.renameSync(path, `${path}.2`);
+      Deno.writeTextFileSync(`${path}.1`, numbers(3, 6));
+      assert.deepEqual(set.discover(), []);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const found = set.discover();
+      assert.deepEqual(found.map((f) => f.path), [`${path}.1`]);
+      files.push(...found);
+      assert.equal(contents(set, files), numbers(0, 6));
+      // The next writer's file follows.
+      Deno.writeTextFileSync(path, numbers(6, 9));
+      files.push(...set.discover());
+      assert.equal(contents(set, files), numbers(0, 9));
+    } finally {
+      set.close();
+    }
+  });
+});
