@@ -168,7 +168,7 @@ export async function runLoggingDriver(
         await openStream(
           options.stdoutPath ?? "/dev/fd/3",
           3,
-          prepared.rotates,
+          prepared.maxSize,
           early.signal,
         ),
       );
@@ -177,7 +177,7 @@ export async function runLoggingDriver(
         await openStream(
           options.stderrPath ?? "/dev/fd/4",
           4,
-          prepared.rotates,
+          prepared.maxSize,
           early.signal,
         ),
       );
@@ -375,7 +375,7 @@ async function isFolder(path: string): Promise<boolean> {
 async function openStream(
   path: string,
   fd: number,
-  rotates: boolean,
+  maxSize: number,
   signal: AbortSignal,
 ): Promise<Deno.FsFile | PipeReader> {
   let file;
@@ -389,8 +389,12 @@ async function openStream(
     throw explainFdError(error, path, fd);
   }
   // With --allow-ffi for the C library: reads without a thread hand-off,
-  // and a larger pipe, larger still to write on through rotations.
-  const capacity = rotates ? ROTATING_PIPE_CAPACITY : PIPE_CAPACITY;
+  // and a larger pipe, larger still to write on through rotations of files
+  // at least as large (a backlog of smaller files would take as many
+  // rotations to write, after SIGTERM too).
+  const capacity = maxSize !== Infinity && maxSize >= ROTATING_PIPE_CAPACITY
+    ? ROTATING_PIPE_CAPACITY
+    : PIPE_CAPACITY;
   return PipeReader.upgrade(path, file, capacity) ?? file;
 }
 

@@ -23,7 +23,9 @@ export const PIPE_CAPACITY = 256 * 1024;
 
 /**
  * The pipe capacity a {@linkcode PipeReader} asks for when its driver's log
- * rotates, in bytes: 1 MiB, the most Linux gives without privilege
+ * rotates at a `max-size` of at least as much (a backlog of smaller files
+ * would take many rotations to write, after SIGTERM too), in bytes: 1 MiB,
+ * the most Linux gives without privilege
  * (`/proc/sys/fs/pipe-max-size`). A rotation pauses the driver (a new file,
  * renames), and the kernel's freeing of the discarded file's page cache
  * takes CPU from the container and the driver, about 1 ms per 10 MB; a
@@ -123,7 +125,7 @@ export class PipeReader {
    * @param file The pipe, open for reading.
    * @param capacity The capacity to raise the pipe to, in bytes (a pipe
    *   already larger keeps its own): {@linkcode PIPE_CAPACITY} or, for a
-   *   log that rotates, {@linkcode ROTATING_PIPE_CAPACITY}.
+   *   log that rotates at 1 MiB or more, {@linkcode ROTATING_PIPE_CAPACITY}.
    * @returns The reader, which now owns `file`; or `null` when the C
    *   library may not be called or the path cannot be opened again (then
    *   `file` is left as it was).

@@ -91,8 +91,8 @@ export function openSink(config: DriverConfig): OpenedSink {
 export interface PreparedSink {
   /** The log file's path. */
   path: string;
-  /** Whether the file rotates (a `max-size` was given). */
-  rotates: boolean;
+  /** The `max-size` the file rotates at, in bytes; `Infinity` for none. */
+  maxSize: number;
   /**
    * Opens (creates) the log file.
    *
@@ -129,7 +129,7 @@ export function prepareSink(config: DriverConfig): PreparedSink {
       );
     }
   }
-  let rotates: boolean;
+  let maxSize: number;
   let open: (
     path: string,
     retirer?: LogRetirer,
@@ -138,20 +138,20 @@ export function prepareSink(config: DriverConfig): PreparedSink {
   if (config.driver === "json-file") {
     const options = parseJsonFileOptions(config.opts);
     const attrs = extraAttributes(options, config);
-    rotates = options.maxSize !== Infinity;
+    maxSize = options.maxSize;
     open = (path, retirer, onEvent) =>
       JsonFileSink.open({ ...options, path, attrs, retirer, onEvent });
   } else {
     const options = parseCriOptions(config.opts, config.driver);
     const flavour = config.driver === "k8s-file" ? "k8s-file" : "cri";
-    rotates = options.maxSize !== Infinity;
+    maxSize = options.maxSize;
     open = (path, retirer, onEvent) =>
       CriSink.open({ ...options, path, flavour, retirer, onEvent });
   }
   const path = logPathFor(config);
   return {
     path,
-    rotates,
+    maxSize,
     open(options = {}) {
       try {
         return {

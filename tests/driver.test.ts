@@ -436,11 +436,14 @@ Deno.test("driver.ts logs the same entries whether it reads its pipes through th
   assert.equal(logs(viaLibc, "stdout").at(-1), "fragment");
 });
 
-Deno.test("driver.ts raises both pipes to 1 MiB when its log rotates, to write on through rotations", async () => {
+Deno.test("driver.ts raises both pipes to 1 MiB when its log rotates at 1 MiB or more, to write on through rotations; to 256 KiB below", async () => {
   for (
-    const [driver, opts] of [
-      ["json-file", ["max-size", "1m"]],
-      ["cri", ["max-size", "1Mi"]],
+    const [driver, opts, capacity] of [
+      ["json-file", ["max-size", "2m"], ROTATING_PIPE_CAPACITY],
+      ["cri", ["max-size", "1Mi"], ROTATING_PIPE_CAPACITY],
+      // 1,000,000 bytes: a full pipe would hold more than one file.
+      ["json-file", ["max-size", "1m"], PIPE_CAPACITY],
+      ["cri", ["max-size", "10Ki"], PIPE_CAPACITY],
     ] as const
   ) {
     const root = await Deno.makeTempDir();
@@ -458,8 +461,8 @@ Deno.test("driver.ts raises both pipes to 1 MiB when its log rotates, to write o
         { ffi: true },
       );
       await d.ready;
-      assert.equal(pipeCapacity(d.stdoutPath), ROTATING_PIPE_CAPACITY, driver);
-      assert.equal(pipeCapacity(d.stderrPath), ROTATING_PIPE_CAPACITY, driver);
+      assert.equal(pipeCapacity(d.stdoutPath), capacity, `${driver} ${opts}`);
+      assert.equal(pipeCapacity(d.stderrPath), capacity, `${driver} ${opts}`);
       assert.equal(ROTATING_PIPE_CAPACITY, 1024 * 1024);
       const { code, stderr } = await d.finish();
       assert.equal(code, 0, stderr);
