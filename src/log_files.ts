@@ -852,15 +852,7 @@ export class LogFileSet {
       // what is still listed is newer, for the next look. A writer that
       // rotates during every listing would otherwise never be caught up.
       closeAll(files);
-      const retired = listRetiredFiles(this.path);
-      let isRetired = false;
-      for (let i = retired.length - 1; i >= 0 && !isRetired; i--) {
-        const file = tryOpen(retired[i]);
-        if (file === undefined) continue;
-        isRetired = isSameFile(file, fresh);
-        closeAll([file]);
-      }
-      if (!isRetired) {
+      if (retiredIndex(listRetiredFiles(this.path), fresh) === -1) {
         closeAll([fresh]);
         return undefined; // look again later
       }
@@ -957,16 +949,9 @@ export function withRetired(
 ): FilesAfter {
   const retired = listRetiredFiles(path);
   const gaps = new Set<OpenLogFile>();
-  // Where `last` is among them, looking from the newest.
-  let from = 0;
-  let found = false;
-  for (let i = retired.length - 1; i >= 0 && !found; i--) {
-    const file = tryOpen(retired[i]);
-    if (file === undefined) continue;
-    found = isSameFile(file, last);
-    closeAll([file]);
-    if (found) from = i + 1;
-  }
+  const at = retiredIndex(retired, last);
+  const found = at !== -1;
+  const from = at + 1;
   // Each retired file after `last`, opened, and which seen file it is.
   const after = retired.slice(from).map((name) => {
     const file = tryOpen(name);
@@ -1011,6 +996,21 @@ export function withRetired(
   }
   while (next < rest.length) take(rest[next++]);
   return { files, gaps };
+}
+
+/**
+ * Where `file` is among the retired files, looking from the newest; -1 when
+ * it is not there.
+ */
+function retiredIndex(retired: RotatedName[], file: OpenLogFile): number {
+  for (let i = retired.length - 1; i >= 0; i--) {
+    const candidate = tryOpen(retired[i]);
+    if (candidate === undefined) continue;
+    const same = isSameFile(candidate, file);
+    closeAll([candidate]);
+    if (same) return i;
+  }
+  return -1;
 }
 
 /** Whether a path exists. */
@@ -1082,6 +1082,7 @@ export const WORKER_CODE: readonly (
   retiredPath,
   listRetiredFiles,
   withRetired,
+  retiredIndex,
   oldestFirst,
   exists,
   hasWriterTraces,
