@@ -51,8 +51,8 @@ export interface CopyOptions {
    * After an abort, with readers that have `readNow`: about the most bytes
    * taken from each stream without waiting (the read that reaches it is the
    * last), so that a writer that keeps going cannot hold the stop off: a
-   * full pipe of a driver whose log rotates (1 MiB), four of one whose log
-   * does not.
+   * full pipe of a driver whose log rotates at 1 MiB or more, four of
+   * another's (256 KiB).
    * @default {1048576}
    */
   stopBytes?: number;
