@@ -34,6 +34,28 @@ function driverWithFds(
   });
 }
 
+/**
+ * Runs driver.ts once with fds set up by `script` from a FIFO `in` (made
+ * with `mode`) in a fresh folder, which the shell gets as `$0`: fd 7, the
+ * shell's own, can hold it open for writing so that opens of it do not
+ * wait. Returns the exit code, stderr and the folder's names at the end.
+ */
+async function driverOnFifo(script: string, mode = "0644") {
+  const root = await Deno.makeTempDir();
+  try {
+    const fifo = `${root}/in`;
+    await new Deno.Command("mkfifo", { args: ["-m", mode, fifo] }).output();
+    const { code, stderr } = await driverWithFds(root, script, fifo).output();
+    return {
+      code,
+      text: new TextDecoder().decode(stderr),
+      names: [...Deno.readDirSync(root)].map((e) => e.name),
+    };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 Deno.test("driver.ts signals ready with one byte, then logs both streams to the default path", async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -280,56 +302,26 @@ Deno.test({
   // Root without CAP_DAC_OVERRIDE meets the FIFO's mode as any user would.
   ignore: !existsSync("/usr/bin/setpriv"),
   async fn() {
-    const root = await Deno.makeTempDir();
-    try {
-      const fifo = `${root}/in`;
-      await new Deno.Command("mkfifo", { args: ["-m", "0200", fifo] })
-        .output();
-      const { code, stderr } = await driverWithFds(
-        root,
-        'exec 7<>"$0"; exec /usr/bin/setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-all "$@" 3<&7 4<&7 5>/dev/null',
-        fifo,
-      ).output();
-      const text = new TextDecoder().decode(stderr);
-      assert.equal(code, 1, text);
-      assert.match(
-        text,
-        /^shimlog driver: fd 3 is a pipe that the driver's user may not open again .*run the driver as the user who made its pipes, or as root/,
-      );
-      assert.deepEqual(
-        [...Deno.readDirSync(root)].map((e) => e.name),
-        ["in"],
-        "no log file, lock or marker",
-      );
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    const { code, text, names } = await driverOnFifo(
+      'exec 7<>"$0"; exec /usr/bin/setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-all "$@" 3<&7 4<&7 5>/dev/null',
+      "0200",
+    );
+    assert.equal(code, 1, text);
+    assert.match(
+      text,
+      /^shimlog driver: fd 3 is a pipe that the driver's user may not open again .*run the driver as the user who made its pipes, or as root/,
+    );
+    assert.deepEqual(names, ["in"], "no log file, lock or marker");
   },
 });
 
 Deno.test("driver.ts with fd 5 closed says fd 5 may not be open, before it makes any file", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    // fds 3 and 4: a FIFO that fd 7 (also the driver's) holds open for
-    // writing, so that the driver's own opens of them do not wait.
-    const fifo = `${root}/in`;
-    await new Deno.Command("mkfifo", { args: [fifo] }).output();
-    const { code, stderr } = await driverWithFds(
-      root,
-      'exec 7<>"$0"; exec "$@" 3<&7 4<&7 5>&-',
-      fifo,
-    ).output();
-    const text = new TextDecoder().decode(stderr);
-    assert.equal(code, 1, text);
-    assert.match(text, /^shimlog driver: fd 5 is not open, or not a pipe/);
-    assert.deepEqual(
-      [...Deno.readDirSync(root)].map((e) => e.name),
-      ["in"],
-      "no log file, lock or marker",
-    );
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  const { code, text, names } = await driverOnFifo(
+    'exec 7<>"$0"; exec "$@" 3<&7 4<&7 5>&-',
+  );
+  assert.equal(code, 1, text);
+  assert.match(text, /^shimlog driver: fd 5 is not open, or not a pipe/);
+  assert.deepEqual(names, ["in"], "no log file, lock or marker");
 });
 
 Deno.test("driver.ts whose ready pipe has lost its reader says containerd stopped waiting, and exits 1", async () => {
